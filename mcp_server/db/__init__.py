@@ -1,0 +1,1 @@
+"""Storage: connections, the embedded cluster, migrations, cost log. Knows no domain."""

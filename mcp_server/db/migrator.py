@@ -1,0 +1,146 @@
+"""Applies migrations/NNN_name.sql in order, each in one transaction, recorded with checksums."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+_FILE_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+# Any constant works; it only has to be the same in every process that migrates.
+_LOCK_KEY = 7_305_118_204
+
+
+class MigrationError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.version:03d}_{self.name}.sql"
+
+
+def migrations_dir() -> Path:
+    """Packaged in the wheel as mcp_server/migrations; in a checkout, the top-level folder."""
+    package = Path(__file__).resolve().parents[1]
+    packaged = package / "migrations"
+    return packaged if packaged.is_dir() else package.parent / "migrations"
+
+
+def discover(directory: Path | None = None) -> list[Migration]:
+    directory = directory or migrations_dir()
+    found: dict[int, Migration] = {}
+    for path in sorted(directory.glob("*.sql")):
+        match = _FILE_NAME.match(path.name)
+        if not match:
+            raise MigrationError(f"Migration file name must look like 001_name.sql: {path}")
+        version = int(match.group(1))
+        if version in found:
+            raise MigrationError(
+                f"Two migrations share number {version:03d}: "
+                f"{found[version].file_name} and {path.name}"
+            )
+        found[version] = Migration(version, match.group(2), path.read_text(encoding="utf-8"))
+    if not found:
+        raise MigrationError(f"No migrations found in {directory}")
+    return [found[v] for v in sorted(found)]
+
+
+_CREATE_LEDGER = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version integer PRIMARY KEY,
+    name text NOT NULL,
+    checksum text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)"""
+
+
+def applied(conn: psycopg.Connection) -> dict[int, tuple[str, str]]:
+    rows = conn.execute("SELECT version, name, checksum FROM schema_migrations").fetchall()
+    return {version: (name, checksum) for version, name, checksum in rows}
+
+
+def _check_unchanged(known: dict[int, tuple[str, str]], migrations: list[Migration]) -> None:
+    by_version = {m.version: m for m in migrations}
+    for version, (name, checksum) in sorted(known.items()):
+        migration = by_version.get(version)
+        if migration is None:
+            raise MigrationError(
+                f"Database has migration {version:03d}_{name} that this release does not ship; "
+                "upgrade the package instead of downgrading"
+            )
+        if migration.checksum != checksum:
+            raise MigrationError(
+                f"Migration {migration.file_name} was edited after it was applied "
+                f"(checksum {checksum[:12]} in the database, {migration.checksum[:12]} on disk); "
+                "restore the file and put the change in a new migration"
+            )
+
+
+def pending(conn: psycopg.Connection, migrations: list[Migration]) -> list[Migration]:
+    conn.execute(_CREATE_LEDGER)
+    known = applied(conn)
+    _check_unchanged(known, migrations)
+    return [m for m in migrations if m.version not in known]
+
+
+def migrate(
+    conn: psycopg.Connection, migrations: list[Migration] | None = None, *, embedding_dim: int
+) -> list[Migration]:
+    """Apply what is pending and make sure the vector indexes exist; return what was applied."""
+    migrations = migrations if migrations is not None else discover()
+    done: list[Migration] = []
+    with conn.transaction():
+        # Serialize concurrent migrators (several stdio servers starting at once).
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+        todo = pending(conn, migrations)
+    for migration in todo:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+            if migration.version in applied(conn):
+                continue
+            conn.execute(migration.sql)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                [migration.version, migration.name, migration.checksum],
+            )
+        done.append(migration)
+    ensure_vector_indexes(conn, embedding_dim)
+    return done
+
+
+# Tables with an `embedding vector` column of any dimension; each gets an HNSW index per
+# dimension in use, so a model change needs a re-embed, not a schema migration.
+VECTOR_TABLES = ("l2_insights", "episode_memory")
+
+
+def ensure_vector_indexes(conn: psycopg.Connection, dimension: int) -> None:
+    for table in VECTOR_TABLES:
+        index = sql.Identifier(f"{table}_embedding_{dimension}_hnsw")
+        statement = sql.SQL(
+            "CREATE INDEX IF NOT EXISTS {index} ON {table} USING hnsw "
+            "((embedding::vector({dim})) vector_cosine_ops) WHERE embedding_dim = {dim}"
+        ).format(index=index, table=sql.Identifier(table), dim=sql.Literal(dimension))
+        with conn.transaction():
+            conn.execute(statement)
+
+
+def current(conn: psycopg.Connection, migrations: list[Migration] | None = None) -> bool:
+    """True when every shipped migration is applied and none was edited."""
+    migrations = migrations if migrations is not None else discover()
+    with conn.transaction():
+        return not pending(conn, migrations)

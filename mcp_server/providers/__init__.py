@@ -1,0 +1,1 @@
+"""Model providers: embeddings and chat models, with retries and cost logging."""

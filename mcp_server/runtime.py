@@ -1,0 +1,68 @@
+"""Start-up shared by the server and the CLI: settings, logging, database, schema."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from mcp_server.config import Settings, load_settings
+from mcp_server.db import migrator
+from mcp_server.db.connection import connect, database_url
+from mcp_server.log import configure_logging
+
+log = logging.getLogger("mcp_server")
+
+
+class SchemaNotCurrentError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    database_url: str
+
+
+def load(environment: str | None = None, *, log_level: str | None = None) -> Runtime:
+    """Load and validate configuration, then route logs (secrets masked) to stderr."""
+    settings = load_settings(environment)
+    secrets = [value.get_secret_value() for value in settings.secrets.values()]
+    configure_logging(log_level or settings.logging.level, secrets)
+    return Runtime(settings, database_url(settings))
+
+
+def prepare_database(runtime: Runtime, *, auto_migrate: bool) -> list[str]:
+    """Check the database and its schema; migrate it when allowed (development, embedded)."""
+    settings = runtime.settings
+    with connect(settings, url=runtime.database_url, autocommit=True) as conn:
+        if auto_migrate:
+            done = migrator.migrate(conn, embedding_dim=settings.embedding.dimension)
+            return [m.file_name for m in done]
+        if not migrator.current(conn):
+            raise SchemaNotCurrentError(
+                f"The {settings.database.name} schema is not current; "
+                f"run: cognitive-memory db migrate --env {settings.environment}"
+            )
+        migrator.ensure_vector_indexes(conn, settings.embedding.dimension)
+    return []
+
+
+def start(environment: str | None = None) -> Runtime:
+    """Everything a server needs before it may say READY."""
+    runtime = load(environment)
+    settings = runtime.settings
+    embedded = settings.secret("DATABASE_URL") is None
+    applied = prepare_database(
+        runtime, auto_migrate=embedded or settings.environment == "development"
+    )
+    log.info(
+        f"{settings.environment.capitalize()} environment loaded",
+        extra={
+            "environment": settings.environment,
+            "database": settings.database.name,
+            "embedded_database": embedded,
+            "embedding_provider": settings.embedding.provider,
+            "migrations_applied": applied,
+        },
+    )
+    return runtime
