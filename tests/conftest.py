@@ -1,0 +1,88 @@
+"""Shared fixtures: a real embedded PostgreSQL + pgvector cluster, fresh databases per test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from mcp_server.config import SECRET_VARIABLES, Settings, load_settings
+from mcp_server.db import migrator
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def embedded_data_dir(tmp_path_factory) -> Path:
+    """One private cluster for the whole run, never the user's own data folder."""
+    data = tmp_path_factory.mktemp("cogmem-data")
+    os.environ["COGMEM_DATA_DIR"] = str(data)
+    return data
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch, embedded_data_dir):
+    """Tests start without the developer's secrets or environment choice."""
+    for name in (*SECRET_VARIABLES, "ENVIRONMENT", "COGMEM_CONFIG_DIR", "COGMEM_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COGMEM_DATA_DIR", str(embedded_data_dir))
+
+
+@pytest.fixture
+def config_dir(tmp_path) -> Path:
+    """A writable copy of the repository's config folder (env files go here)."""
+    target = tmp_path / "config"
+    target.mkdir()
+    shutil.copy(REPO / "config" / "config.yaml", target / "config.yaml")
+    shutil.copy(REPO / "config" / ".env.template", target / ".env.template")
+    return target
+
+
+@pytest.fixture(scope="session")
+def cluster_admin_url(embedded_data_dir) -> str:
+    from mcp_server.db.embedded import embedded_url
+
+    return embedded_url("postgres")
+
+
+@pytest.fixture
+def fresh_database(cluster_admin_url):
+    """Create an empty database on the embedded cluster; yield its (name, url); drop it."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(cluster_admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = cluster_admin_url.replace("/postgres?", f"/{name}?")
+    try:
+        yield name, url
+    finally:
+        with psycopg.connect(cluster_admin_url, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def settings_for(database: str, url: str, environment: str = "development", **sections) -> Settings:
+    """Development settings pointed at a test database (secrets hold only DATABASE_URL)."""
+    from pydantic import SecretStr
+
+    base = load_settings(environment, REPO / "config", secrets=False)
+    updates = {"database": base.database.model_copy(update={"name": database})}
+    updates["secrets"] = {"DATABASE_URL": SecretStr(url)}
+    for section, values in sections.items():
+        updates[section] = getattr(base, section).model_copy(update=values)
+    return base.model_copy(update=updates)
+
+
+@pytest.fixture
+def migrated_database(fresh_database):
+    """A fresh database with the full schema; yields (settings, url)."""
+    name, url = fresh_database
+    settings = settings_for(name, url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrator.migrate(conn, embedding_dim=settings.embedding.dimension)
+    return settings, url
