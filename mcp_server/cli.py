@@ -74,20 +74,114 @@ def _set_environment(env: Environment | None) -> str | None:
 @user_errors
 def serve(
     transport: Transport = typer.Option(Transport.stdio, help="stdio (a client starts it) or http"),
-    host: str = typer.Option("127.0.0.1", help="HTTP bind address"),
-    port: int = typer.Option(8765, help="HTTP port"),
+    host: str = typer.Option("127.0.0.1", help="HTTP bind address (loopback unless told)"),
+    port: int = typer.Option(8765, min=1, max=65535, help="HTTP port"),
+    allow_host: list[str] = typer.Option(
+        [], help="Extra Host/Origin name allowed over HTTP (e.g. a reverse proxy's)"
+    ),
     env: Environment | None = ENV_OPTION,
 ) -> None:
     """Run the MCP server (stdio by default; the systemd service uses --transport http)."""
+    import anyio
+
     from mcp_server import runtime
     from mcp_server.server import build_server
 
     started = runtime.start(_set_environment(env))
-    server = build_server(started)
     if transport is Transport.stdio:
-        server.run("stdio")
-    else:
-        server.run("streamable-http", host=host, port=port)
+        build_server(started).run("stdio")
+        return
+    from mcp_server.transport.http import serve_http
+
+    token = _http_token(started.settings)
+    server = build_server(started)
+    anyio.run(
+        lambda: serve_http(
+            server,
+            token=token,
+            host=host,
+            port=port,
+            healthy=_database_health(started.database_url),
+            extra_hosts=allow_host,
+        )
+    )
+
+
+def _http_token(settings) -> str:
+    token = settings.secret("MCP_HTTP_TOKEN")
+    if not token or len(token) < 16:
+        raise ConfigurationError(
+            f"MCP_HTTP_TOKEN is missing or shorter than 16 characters in {settings.env_file}; "
+            "generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return token
+
+
+def _database_health(url: str):
+    import psycopg
+
+    async def healthy() -> bool:
+        async with await psycopg.AsyncConnection.connect(url, connect_timeout=3) as conn:
+            await conn.execute("SELECT 1")
+        return True
+
+    return healthy
+
+
+@app.command()
+@user_errors
+def call(
+    tool: str = typer.Argument(..., help="Tool name, e.g. ping or store_raw_dialogue"),
+    json_args: str = typer.Option("{}", "--json-args", help="Tool arguments as a JSON object"),
+    url: str | None = typer.Option(
+        None, help="Streamable HTTP endpoint (token from the env file); default: own stdio server"
+    ),
+    env: Environment | None = ENV_OPTION,
+) -> None:
+    """Call one tool through the official MCP client and print its result as JSON."""
+    import json
+
+    import anyio
+
+    from mcp_server.client import ToolCallError, call_tool, connect
+    from mcp_server.config import load_settings
+
+    environment = _set_environment(env) or os.environ.get("ENVIRONMENT", "development")
+    try:
+        arguments = json.loads(json_args)
+    except json.JSONDecodeError as error:
+        raise ConfigurationError(f"--json-args is not valid JSON: {error}") from None
+    if not isinstance(arguments, dict):
+        raise ConfigurationError("--json-args must be a JSON object")
+    token = load_settings(environment).secret("MCP_HTTP_TOKEN") if url else None
+
+    async def run() -> dict:
+        async with connect(url=url, token=token, environment=environment) as client:
+            return await call_tool(client, tool, arguments)
+
+    try:
+        result = anyio.run(run)
+    except ToolCallError as error:
+        typer.echo(f"error: {tool}: {error}", err=True)
+        raise typer.Exit(1) from None
+    except OSError as error:
+        typer.echo(f"error: cannot reach {url or 'the stdio server'}: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(result, indent=2, default=str))
+
+
+@app.command("mcp-config")
+def mcp_config(
+    name: str = typer.Option("cognitive-memory", help="Server name in Claude Code"),
+    url: str = typer.Option("http://127.0.0.1:8765/mcp", help="HTTP endpoint (local or tunnel)"),
+    ssh_host: str | None = typer.Option(None, help="user@host of a deployed appliance"),
+    prefix: str = typer.Option("/opt/cognitive-memory", help="Install prefix on that host"),
+    env: Environment = typer.Option(Environment.development, "--env"),
+) -> None:
+    """Print what to paste into Claude Code: stdio (local), HTTP with token, stdio over SSH."""
+    from mcp_server.mcp_config import render
+
+    typer.echo(render(name=name, url=url, ssh_host=ssh_host, prefix=prefix, environment=env.value))
 
 
 @db_app.command("migrate")

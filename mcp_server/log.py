@@ -38,7 +38,9 @@ class SecretMasker(logging.Filter):
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
+            # Formatters prefer exc_info; keep only the masked text.
             record.exc_text = self.mask(record.exc_text)
+            record.exc_info = None
         for key, value in list(vars(record).items()):
             if key not in _STANDARD_ATTRS and isinstance(value, str):
                 setattr(record, key, self.mask(value))

@@ -1,0 +1,45 @@
+"""A thin MCP client (the official SDK's) for scripts, the checklist and `cognitive-memory call`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import asynccontextmanager
+from typing import Any
+
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+
+
+class ToolCallError(Exception):
+    """The server answered the call with isError; the message is the server's."""
+
+
+def stdio_parameters(environment: str) -> StdioServerParameters:
+    """Start our own server over stdio, with this process's environment and configuration."""
+    env = {**os.environ, "ENVIRONMENT": environment}
+    return StdioServerParameters(command=sys.executable, args=["-m", "mcp_server"], env=env)
+
+
+@asynccontextmanager
+async def connect(*, url: str | None = None, token: str | None = None, environment: str):
+    """A connected client: HTTP (with the bearer token) when `url` is given, else stdio."""
+    if url is None:
+        async with Client(stdio_parameters(environment), read_timeout_seconds=60) as client:
+            yield client
+        return
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with (
+        create_mcp_http_client(headers=headers) as http,
+        Client(streamable_http_client(url, http_client=http), read_timeout_seconds=60) as client,
+    ):
+        yield client
+
+
+async def call_tool(client: Client, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    result = await client.call_tool(name, arguments)
+    if result.is_error:
+        text = " ".join(getattr(part, "text", "") for part in result.content).strip()
+        raise ToolCallError(text or f"{name} failed")
+    return result.structured_content or {}

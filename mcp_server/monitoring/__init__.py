@@ -1,0 +1,1 @@
+"""Health, systemd integration, drift checks."""
