@@ -18,7 +18,7 @@ class ToolCallError(Exception):
 
 def stdio_parameters(environment: str) -> StdioServerParameters:
     """Start our own server over stdio, with this process's environment and configuration."""
-    env = {**os.environ, "ENVIRONMENT": environment}
+    env = {**os.environ, "ENVIRONMENT": environment, "COGMEM_LOG_LEVEL": "WARNING"}
     return StdioServerParameters(command=sys.executable, args=["-m", "mcp_server"], env=env)
 
 

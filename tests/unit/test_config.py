@@ -18,8 +18,10 @@ def write_env(config_dir, environment, text, mode=0o600):
     return path
 
 
-PRODUCTION_ENV = "DATABASE_URL=postgresql://mcp_user:s3cret-pw@127.0.0.1/cognitive_memory\n" \
+PRODUCTION_ENV = (
+    "DATABASE_URL=postgresql://mcp_user:s3cret-pw@127.0.0.1/cognitive_memory\n"
     "OPENAI_API_KEY=sk-test-0123456789abcdef\n"
+)
 
 
 @pytest.mark.parametrize("value", ["prod", "dev", "Production", ""])
@@ -65,8 +67,11 @@ def test_every_missing_and_placeholder_variable_is_named_at_once(config_dir):
 
 
 def test_suffix_placeholder_is_refused(config_dir):
-    write_env(config_dir, "production", PRODUCTION_ENV.replace("sk-test-0123456789abcdef",
-                                                               "paste-key-here"))
+    write_env(
+        config_dir,
+        "production",
+        PRODUCTION_ENV.replace("sk-test-0123456789abcdef", "paste-key-here"),
+    )
     with pytest.raises(ConfigurationError, match="OPENAI_API_KEY"):
         load_settings("production", config_dir)
 
@@ -110,7 +115,7 @@ def test_process_environment_overrides_the_env_file(config_dir, monkeypatch):
             "development:\n  database: {name: cognitive_memory}\n",
             "development and production both use database 'cognitive_memory'",
         ),
-        ("development:\n  database: {name: \"x'; drop\"}\n", "'database.name'"),
+        ('development:\n  database: {name: "x\'; drop"}\n', "'database.name'"),
     ],
 )
 def test_bad_config_file_gives_one_clear_line(config_dir, text, message):

@@ -1,0 +1,42 @@
+# The README's commands. Everything installs itself: Python packages into .venv,
+# system packages (for the throwaway test hosts) with apt.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+EXTRAS ?= dev,deploy,local
+
+.PHONY: demo test lint bench install system-packages clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Reinstall only when the dependency list changes.
+$(VENV)/.installed-$(EXTRAS): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]"
+	touch $@
+
+install: $(VENV)/.installed-$(EXTRAS)
+
+system-packages:
+	@command -v debootstrap >/dev/null && command -v systemd-nspawn >/dev/null \
+	  && command -v systemd-analyze >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    debootstrap systemd-container systemd openssh-client iproute2 >/dev/null; }
+
+demo: install
+	$(BIN)/python -m mcp_server.demo
+
+test: install system-packages lint
+	$(BIN)/pytest -q -ra
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: install
+	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/hybrid_search.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache dist build
