@@ -24,8 +24,8 @@ system-packages:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    debootstrap systemd-container systemd openssh-client iproute2 >/dev/null; }
 
-demo: install
-	$(BIN)/python -m mcp_server.demo
+demo: install system-packages
+	$(BIN)/python -m provisioning.demo
 
 test: install system-packages lint
 	$(BIN)/pytest -q -ra
