@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 import signal
@@ -16,6 +17,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mcp_server.monitoring import systemd
 
 log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self):
+        # We own SIGTERM/SIGINT (see _stop_on_signal) so the exit is clean, not a re-raise.
+        yield
 
 
 class BearerTokenAuth:
@@ -78,12 +86,12 @@ async def serve_http(
         lifespan="on",
         timeout_graceful_shutdown=drain_timeout_s,
     )
-    http = uvicorn.Server(config)
+    http = _Server(config)
     async with anyio.create_task_group() as tasks:
+        tasks.start_soon(_stop_on_signal, http)
         tasks.start_soon(_announce_when_started, http, healthy)
         await http.serve()
         tasks.cancel_scope.cancel()
-    systemd.notify("STATUS=stopped")
 
 
 async def _announce_when_started(http: uvicorn.Server, healthy: systemd.HealthCheck) -> None:
@@ -93,15 +101,14 @@ async def _announce_when_started(http: uvicorn.Server, healthy: systemd.HealthCh
         await anyio.sleep(0.05)
     systemd.notify("READY=1\nSTATUS=serving Streamable HTTP")
     log.info("serving Streamable HTTP", extra={"host": http.config.host, "port": http.config.port})
-    interval = systemd.watchdog_interval()
-    async with anyio.create_task_group() as tasks:
-        if interval:
-            tasks.start_soon(systemd.run_watchdog, healthy, interval)
-        tasks.start_soon(_notify_stopping, http)
+    if interval := systemd.watchdog_interval():
+        await systemd.run_watchdog(healthy, interval)
 
 
-async def _notify_stopping(http: uvicorn.Server) -> None:
-    while not http.should_exit:
-        await anyio.sleep(0.1)
-    systemd.notify("STOPPING=1")
-    log.info("stopping: draining in-flight requests", extra={"signal": signal.SIGTERM.name})
+async def _stop_on_signal(http: uvicorn.Server) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for received in signals:
+            systemd.notify("STOPPING=1")
+            log.info("stopping: draining in-flight requests", extra={"signal": received.name})
+            http.should_exit = True
+            return
