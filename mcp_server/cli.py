@@ -239,3 +239,55 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv, prog_name="cognitive-memory")
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+@app.command()
+@user_errors
+def reembed(
+    env: Environment | None = ENV_OPTION,
+    batch_size: int = typer.Option(64, min=1, max=2048, help="Texts per embedding request"),
+    everything: bool = typer.Option(
+        False, "--all", help="Re-embed every row, not only rows of another model or dimension"
+    ),
+) -> None:
+    """Re-embed stored insights and episodes with the configured model (after a model change)."""
+    import anyio
+
+    from mcp_server import runtime
+
+    started = runtime.start(_set_environment(env))
+    anyio.run(_reembed, started, batch_size, everything)
+
+
+async def _reembed(started, batch_size: int, everything: bool) -> None:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from mcp_server.db.connection import open_pool
+    from mcp_server.ops import reembed as ops
+    from mcp_server.providers.costs import pool_cost_sink
+    from mcp_server.providers.factory import make_embedder
+
+    console = Console(stderr=True)
+    pool = await open_pool(started.settings, started.database_url)
+    try:
+        embedder = make_embedder(started.settings, pool_cost_sink(pool))
+        async with pool.connection() as conn:
+            targets = [
+                t for t in await ops.outdated(conn, embedder, everything=everything) if t.count
+            ]
+            if not targets:
+                console.print(
+                    f"Every embedding is already {embedder.model} ({embedder.dimension})."
+                )
+                return
+            with Progress(console=console) as progress:
+                for target in targets:
+                    task = progress.add_task(target.table, total=target.count)
+                    await ops.reembed_table(
+                        conn, embedder, target, batch_size=batch_size, everything=everything,
+                        advance=lambda n, task=task: progress.advance(task, n),
+                    )  # fmt: skip
+    finally:
+        await pool.close()
+    console.print(f"Re-embedded with {embedder.model} ({embedder.dimension} dimensions).")

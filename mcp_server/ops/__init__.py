@@ -1,0 +1,1 @@
+"""Operations on a whole database: re-embedding, backups, exports."""
