@@ -7,6 +7,7 @@ import sys
 import traceback
 from enum import StrEnum
 from functools import wraps
+from pathlib import Path
 
 import typer
 
@@ -291,3 +292,36 @@ async def _reembed(started, batch_size: int, everything: bool) -> None:
     finally:
         await pool.close()
     console.print(f"Re-embedded with {embedder.model} ({embedder.dimension} dimensions).")
+
+
+@app.command("export-l2")
+@user_errors
+def export_l2(
+    to: Path | None = typer.Option(
+        None, help="Git repository folder (default: <data dir>/exports/l2-<env>)"
+    ),
+    env: Environment | None = ENV_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON"),
+) -> None:
+    """Export L2 insights as JSON Lines and commit them to a git repository (cron, 03:00)."""
+    import json
+
+    from mcp_server import runtime
+    from mcp_server.db.connection import connect
+    from mcp_server.db.embedded import data_dir
+    from mcp_server.ops.export import export_l2 as run_export
+
+    loaded = runtime.load(_set_environment(env), log_level="WARNING")
+    settings = loaded.settings
+    target = to or data_dir() / "exports" / f"l2-{settings.environment}"
+    with connect(settings, url=loaded.database_url) as conn:
+        result = run_export(conn, target, settings.database.name)
+    if as_json:
+        typer.echo(json.dumps({"path": str(result.path), "rows": result.rows,
+                               "commit": result.commit}))  # fmt: skip
+    elif result.commit:
+        typer.echo(
+            f"exported {result.rows} insights to {result.path} (commit {result.commit[:10]})"
+        )
+    else:
+        typer.echo(f"{result.rows} insights, unchanged since the last export: nothing to commit")
