@@ -16,15 +16,10 @@ import pytest
 
 from mcp_server.client import call_tool, connect
 from tests.conftest import REPO
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.timeout(120)
 TOKEN = "test-token-0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
