@@ -38,5 +38,9 @@ class HashingEmbedder:
             return vector
         return [v / norm for v in vector]
 
-    async def embed(self, texts: list[str]) -> list[list[float]]:
+    def embed_sync(self, texts: list[str]) -> list[list[float]]:
+        """The same vectors without an event loop (the fake model server uses it)."""
         return [self._vector(text) for text in texts]
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_sync(texts)
