@@ -208,6 +208,12 @@ def db_migrate(env: Environment | None = ENV_OPTION) -> None:
 @user_errors
 def db_setup(env: Environment = typer.Option(Environment.development, "--env")) -> None:
     """Create this environment's database if needed (embedded or DATABASE_URL) and migrate it."""
+    from mcp_server import runtime
+    from mcp_server.db.connection import create_database_if_missing
+
+    loaded = runtime.load(_set_environment(env), log_level="WARNING")
+    if create_database_if_missing(loaded.database_url):
+        typer.echo(f"created database {loaded.settings.database.name}")
     db_migrate(env)
 
 

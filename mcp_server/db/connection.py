@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import re
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import psycopg
 from pgvector.psycopg import register_vector, register_vector_async
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
 from mcp_server.config import Settings
@@ -36,6 +38,35 @@ def database_url(settings: Settings) -> str:
     from mcp_server.db.embedded import embedded_url
 
     return embedded_url(settings.database.name)
+
+
+def create_database_if_missing(url: str) -> bool:
+    """Create the database named in `url` through the server's `postgres` database.
+
+    Needs CREATEDB for that user; returns True when it created the database.
+    """
+    target = conninfo_to_dict(url)
+    name = target.get("dbname")
+    if not name:
+        raise DatabaseError(f"No database name in {redact_url(url)}")
+    try:
+        psycopg.connect(url, connect_timeout=5).close()
+        return False
+    except psycopg.OperationalError as error:
+        # libpq reports "does not exist" without a SQLSTATE: ask the server instead.
+        original = error
+    admin = make_conninfo(url, dbname="postgres")
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+            found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            if found.fetchone():
+                raise _unreachable(url, original)
+            # Another process may create it between our check and our CREATE.
+            with suppress(psycopg.errors.DuplicateDatabase):
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.Error:
+        raise _unreachable(url, original) from None
+    return True
 
 
 def _connect_kwargs(settings: Settings) -> dict[str, Any]:

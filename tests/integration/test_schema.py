@@ -146,3 +146,20 @@ def test_insert_cost_log_refuses_negative_values(migrated_database):
     settings, url = migrated_database
     with connect(settings, url=url) as conn, pytest.raises(ValueError):
         insert_cost_log("test_api", -1, 1000, 0.001, conn=conn)
+
+
+def test_setup_creates_a_missing_database_then_finds_it(cluster_admin_url):
+    from psycopg import sql
+
+    from mcp_server.db.connection import create_database_if_missing
+
+    name = "test_setup_creates_me"
+    url = cluster_admin_url.replace("/postgres?", f"/{name}?")
+    try:
+        assert create_database_if_missing(url) is True
+        assert create_database_if_missing(url) is False
+        with psycopg.connect(url) as conn:
+            assert conn.info.dbname == name
+    finally:
+        with psycopg.connect(cluster_admin_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
