@@ -273,12 +273,12 @@ async def _reembed(started, batch_size: int, everything: bool) -> None:
     from mcp_server.db.connection import open_pool
     from mcp_server.ops import reembed as ops
     from mcp_server.providers.costs import pool_cost_sink
-    from mcp_server.providers.factory import make_embedder
+    from mcp_server.providers.factory import close_provider, make_embedder
 
     console = Console(stderr=True)
     pool = await open_pool(started.settings, started.database_url)
+    embedder = make_embedder(started.settings, pool_cost_sink(pool))
     try:
-        embedder = make_embedder(started.settings, pool_cost_sink(pool))
         async with pool.connection() as conn:
             targets = [
                 t for t in await ops.outdated(conn, embedder, everything=everything) if t.count
@@ -296,6 +296,7 @@ async def _reembed(started, batch_size: int, everything: bool) -> None:
                         advance=lambda n, task=task: progress.advance(task, n),
                     )  # fmt: skip
     finally:
+        await close_provider(embedder)
         await pool.close()
     console.print(f"Re-embedded with {embedder.model} ({embedder.dimension} dimensions).")
 

@@ -85,6 +85,7 @@ class WorkingMemorySettings(_Section):
 class ModelRef(_Section):
     provider: Literal["openai", "anthropic"]
     model: str
+    base_url: str | None = None  # an OpenAI-compatible or Anthropic-compatible server
 
 
 class EvaluationSettings(_Section):

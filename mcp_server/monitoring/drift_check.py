@@ -83,17 +83,18 @@ async def record(conn, result: DriftResult, embedding_model: str) -> None:
 async def run(started) -> DriftResult | None:
     from mcp_server.db.connection import open_pool
     from mcp_server.providers.costs import pool_cost_sink
-    from mcp_server.providers.factory import make_embedder
+    from mcp_server.providers.factory import close_provider, make_embedder
 
     pool = await open_pool(started.settings, started.database_url)
+    embedder = make_embedder(started.settings, pool_cost_sink(pool))
     try:
-        embedder = make_embedder(started.settings, pool_cost_sink(pool))
         async with pool.connection() as conn:
             result = await measure(conn, started.settings, embedder)
             if result is not None:
                 await record(conn, result, embedder.model)
         return result
     finally:
+        await close_provider(embedder)
         await pool.close()
 
 

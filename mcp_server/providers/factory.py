@@ -43,7 +43,7 @@ def make_chat(
     base_url None means the SDK default (OPENAI_BASE_URL / ANTHROPIC_BASE_URL, else the
     vendor's API); api_name None means the client's default cost-log name.
     """
-    options = {"retry": retry, "base_url": base_url}
+    options = {"retry": retry, "base_url": base_url or model_ref.base_url}
     if api_name:
         options["api_name"] = api_name
     if model_ref.provider == "openai":
