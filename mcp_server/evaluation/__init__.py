@@ -1,0 +1,1 @@
+"""Evaluation: evaluator, Reflexion, dual judge, staged judge, golden set."""
