@@ -1,0 +1,7 @@
+"""The production deployment checklist as pytest-testinfra assertions, runnable against any host.
+
+    python -m provisioning.checklist --hosts=ssh://root@server [--data key=value ...]
+    pytest provisioning/checklist --hosts=ssh://NAME --ssh-config=FILE --junitxml=report.xml
+
+Expected values come from provisioning/defaults.yml, overridden with --data like the deploy's.
+"""

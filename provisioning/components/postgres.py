@@ -1,0 +1,106 @@
+"""PostgreSQL and pgvector from the distribution (or apt.postgresql.org), on loopback only."""
+
+from __future__ import annotations
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.facts.server import LinuxDistribution
+from pyinfra.operations import apt, files, systemd
+
+from provisioning.components import DEFAULTS, jinja, settings, template
+
+PGDG_KEY_URL = "https://www.postgresql.org/media/keys/ACCC4CF8.asc"
+PGDG_KEY = "/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc"
+
+
+@deploy("PostgreSQL", data_defaults=DEFAULTS)
+def postgres() -> None:
+    s = settings()
+    version = s["postgresql_version"]
+    etc = f"/etc/postgresql/{version}/main"
+
+    # Install
+    if s["postgresql_package_source"] == "pgdg":
+        _pgdg_repository()
+    apt.packages(
+        name=f"Install PostgreSQL {version} and pgvector",
+        packages=[f"postgresql-{version}", f"postgresql-{version}-pgvector"],
+        update=True,
+        cache_time=24 * 3600,
+        no_recommends=True,
+    )
+
+    # Configure
+    listen = files.template(
+        name=f"Make PostgreSQL listen on {s['postgresql_listen_address']}:{s['postgresql_port']}",
+        src=template("postgresql.conf.j2"),
+        dest=f"{etc}/conf.d/cognitive-memory.conf",
+        user="postgres",
+        group="postgres",
+        mode="644",
+        jinja_env_kwargs=jinja(),
+        **s,
+    )
+    hba = files.template(
+        name=f"Let only {s['cogmem_db_user']} in over TCP, with scram-sha-256 (pg_hba.conf)",
+        src=template("pg_hba.conf.j2"),
+        dest=f"{etc}/pg_hba.conf",
+        user="postgres",
+        group="postgres",
+        mode="640",
+        jinja_env_kwargs=jinja(),
+        **s,
+    )
+
+    # Activate
+    systemd.service(
+        name="Ensure PostgreSQL starts at boot",
+        service="postgresql.service",
+        running=True,
+        enabled=True,
+    )
+    systemd.service(
+        name=f"Restart PostgreSQL {version} after a listen address or port change",
+        service=f"postgresql@{version}-main.service",
+        running=True,
+        restarted=True,
+        _if=listen.did_change,
+    )
+    systemd.service(
+        name=f"Reload PostgreSQL {version} after a pg_hba.conf change",
+        service=f"postgresql@{version}-main.service",
+        running=True,
+        reloaded=True,
+        _if=hba.did_change,
+    )
+    systemd.service(
+        name=f"Ensure the cluster {version}/main is running",
+        service=f"postgresql@{version}-main.service",
+        running=True,
+    )
+
+
+def _pgdg_repository() -> None:
+    """apt.postgresql.org, for Debian 12, Ubuntu or another major version (untested here)."""
+    codename = host.get_fact(LinuxDistribution)["release_meta"].get("VERSION_CODENAME", "")
+    apt.packages(
+        name="Install what adding the PostgreSQL apt repository needs",
+        packages=["ca-certificates", "curl"],
+        update=True,
+        cache_time=24 * 3600,
+    )
+    files.download(
+        name="Fetch the signing key of apt.postgresql.org",
+        src=PGDG_KEY_URL,
+        dest=PGDG_KEY,
+        mode="644",
+    )
+    repository = apt.repo(
+        name="Add the PostgreSQL apt repository (apt.postgresql.org)",
+        src=(
+            f"deb [signed-by={PGDG_KEY}] https://apt.postgresql.org/pub/repos/apt "
+            f"{codename}-pgdg main"
+        ),
+        filename="pgdg",
+    )
+    apt.update(name="Read the PostgreSQL apt repository", _if=repository.did_change)

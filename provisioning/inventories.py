@@ -1,0 +1,51 @@
+"""Helpers for inventory files: the local throwaway host and the demo's settings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+# The CA certificates an administrator added to this machine's trust store (Debian layout).
+LOCAL_CA_DIR = Path("/usr/local/share/ca-certificates")
+
+# The demo runs without any API key: the lexical `hashing` embedder, allowed in production
+# only because it is named here as a demo setting.
+DEMO_SETTINGS: dict[str, Any] = {
+    "cogmem_embedding_provider": "hashing",
+    "cogmem_embedding_model": "hashing-lexical-v1",
+    "cogmem_embedding_dimension": 384,
+    "cogmem_allow_hashing_in_production": True,
+}
+
+
+def local_ca_certificates() -> list[str]:
+    """CA files this machine trusts beyond the system's (e.g. a TLS-intercepting proxy's)."""
+    if not LOCAL_CA_DIR.is_dir():
+        return []
+    return sorted(str(p) for p in LOCAL_CA_DIR.rglob("*.crt") if p.is_file())
+
+
+def demo_data() -> dict[str, Any]:
+    return {**DEMO_SETTINGS, "cogmem_ca_certificates": local_ca_certificates()}
+
+
+def testhost_entry(name: str | None = None, extra: dict | None = None) -> tuple[str, dict]:
+    """(name, host data) of a running throwaway host, for `hosts = [...]` in an inventory."""
+    from provisioning import testhost
+
+    name = name or os.environ.get("COGMEM_TESTHOST")
+    if not name:
+        running = [h.name for h in testhost.list_hosts()]
+        if len(running) != 1:
+            raise SystemExit(
+                "set COGMEM_TESTHOST to one of: "
+                + (", ".join(running) or "(none running: python -m provisioning.testhost up)")
+            )
+        name = running[0]
+    host = testhost.TestHost.load(name)
+    if not host.ssh_port:
+        raise SystemExit(f"no throwaway host {name!r}: python -m provisioning.testhost up")
+    address, data = host.pyinfra_host_data()
+    connection = {"ssh_hostname": address, "ssh_config_file": str(host.ssh_config_path), **data}
+    return host.name, {**connection, **(extra or {})}
