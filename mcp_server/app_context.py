@@ -1,0 +1,54 @@
+"""What every tool and resource needs: settings, the pool, the embedder; and their failures."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import psycopg
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ResourceError
+from psycopg_pool import AsyncConnectionPool
+
+from mcp_server.config import Settings
+from mcp_server.providers.base import Embedder, ProviderError
+
+
+class UnavailableError(ResourceError):
+    """The database or the embedding provider failed; the message says which and why.
+
+    A ResourceError because the SDK shows its message to the client both from a tool
+    (an isError result) and from a resource read (a -32603 error), where any other
+    exception becomes a generic "Error executing tool".
+    """
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    pool: AsyncConnectionPool
+    embedder: Embedder
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
+        """A pooled connection; an outage is a clear error within the pool timeout, not a hang."""
+        try:
+            async with self.pool.connection() as conn:
+                yield conn
+        except psycopg.OperationalError as error:
+            reason = (str(error).strip() or type(error).__name__).splitlines()[0]
+            raise UnavailableError(
+                f"The database is unavailable ({reason}); try again when PostgreSQL is back"
+            ) from error
+
+    async def embed(self, text: str) -> list[float]:
+        try:
+            [vector] = await self.embedder.embed([text])
+        except ProviderError as error:
+            raise UnavailableError(f"Embedding failed: {error}") from error
+        return vector
+
+
+def app_of(ctx: Context) -> AppContext:
+    return ctx.request_context.lifespan_context

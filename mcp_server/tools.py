@@ -1,0 +1,390 @@
+"""The MCP tools: typed arguments become the input schema, result models the output schema.
+
+Results carry stored memories as data in structured fields, never as prose to follow.
+A tool signals failure by raising; the client sees isError with the message, and
+nothing has been written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, Field
+
+from mcp_server import __version__
+from mcp_server.app_context import AppContext, app_of
+from mcp_server.config import SearchWeights
+from mcp_server.inputs import (
+    CONTENT_MAX,
+    QUERY_MAX,
+    StorableJson,
+    StorableReal,
+    StorableText,
+    VectorComponent,
+)
+from mcp_server.memory import episodes, l0, l2, working
+from mcp_server.memory.fidelity import LOW_DENSITY, information_density
+
+BIGINT_MAX = 2**63 - 1
+RowId = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
+
+
+class PingResult(BaseModel):
+    status: str = Field(description="'ok' when the database answers, else 'degraded'")
+    database_reachable: bool
+    version: str
+    environment: str
+    embedding_provider: str = Field(description="Active embedder: openai, local or hashing")
+    embedding_model: str
+
+
+class StoredDialogue(BaseModel):
+    id: int = Field(description="Id of the stored turn in l0_raw")
+    timestamp: dt.datetime = Field(description="When the turn was stored")
+
+
+class StoredInsight(BaseModel):
+    id: int = Field(description="Id of the stored insight in l2_insights")
+    embedding_model: str
+    fidelity_score: float = Field(
+        description="Information density: distinct words of more than three characters "
+        "divided by all words (0..1)"
+    )
+    warning: str | None = Field(
+        None, description=f"Set when the information density is below {LOW_DENSITY}"
+    )
+
+
+class SearchResult(BaseModel):
+    id: int
+    content: str
+    created_at: dt.datetime
+    source_ids: list[int] = Field(description="l0_raw ids the insight was compressed from")
+    score: float = Field(description="Weighted reciprocal rank fusion score")
+    semantic_rank: int | None = Field(description="Rank in the vector branch; null if absent")
+    keyword_rank: int | None = Field(description="Rank in the full-text branch; null if absent")
+    semantic_score: float | None = Field(None, description="Cosine similarity")
+    keyword_score: float | None = Field(None, description="ts_rank_cd of the full-text match")
+
+
+class SearchResults(BaseModel):
+    results: list[SearchResult]
+    embedding_provider: str = Field(
+        description="Who embedded the query: the configured provider, or 'caller'"
+    )
+    embedding_model: str
+    weights: SearchWeights
+
+
+class WorkingMemoryUpdate(BaseModel):
+    id: int = Field(description="Id of the working memory item")
+    evicted_id: int | None = Field(description="Item moved to stale memory, if any")
+    evicted_ids: list[int] = Field(
+        description="Every item moved to stale memory (more than one only after the "
+        "capacity was lowered)"
+    )
+    refreshed: bool = Field(description="True when identical content was already held")
+
+
+class StoredEpisode(BaseModel):
+    id: int = Field(description="Id of the stored episode in episode_memory")
+    embedding_model: str
+
+
+class JudgedDoc(BaseModel):
+    id: Annotated[RowId, Field(description="Id of the L2 insight")]
+    content: Annotated[
+        StorableText, Field(description="Its content", min_length=1, max_length=CONTENT_MAX)
+    ]
+
+
+class DualJudgeScores(BaseModel):
+    query_id: str
+    judge1_scores: list[float]
+    judge2_scores: list[float]
+    kappa: float = Field(description="Cohen's kappa between the two judges")
+
+
+class GoldenTestResults(BaseModel):
+    precision_at_5: float
+    num_queries: int
+    baseline_p5: float | None
+    drift_detected: bool
+
+
+async def ping(ctx: Context) -> PingResult:
+    """Health of the memory server: database reachability, version, environment, embedder."""
+    app = app_of(ctx)
+    try:
+        async with app.pool.connection(timeout=3) as conn:
+            await conn.execute("SELECT 1")
+        reachable = True
+    except Exception:
+        reachable = False
+    return PingResult(
+        status="ok" if reachable else "degraded",
+        database_reachable=reachable,
+        version=__version__,
+        environment=app.settings.environment,
+        embedding_provider=app.embedder.provider,
+        embedding_model=app.embedder.model,
+    )
+
+
+async def store_raw_dialogue(
+    session_id: Annotated[
+        StorableText, Field(description="Conversation id", min_length=1, max_length=200)
+    ],
+    speaker: Annotated[
+        StorableText, Field(description="Who spoke, e.g. user or assistant", max_length=100)
+    ],
+    content: Annotated[
+        StorableText, Field(description="The turn, verbatim", min_length=1, max_length=CONTENT_MAX)
+    ],
+    ctx: Context,
+    metadata: Annotated[
+        StorableJson, Field(description="Optional JSON object stored with the turn")
+    ] = None,
+) -> StoredDialogue:
+    """Store one raw dialogue turn (L0) exactly as spoken."""
+    async with app_of(ctx).connection() as conn:
+        row_id, created_at = await l0.insert_turn(
+            conn, session_id, speaker, content, metadata or {}
+        )
+    return StoredDialogue(id=row_id, timestamp=created_at)
+
+
+async def compress_to_l2_insight(
+    content: Annotated[
+        StorableText,
+        Field(description="The compressed insight", min_length=1, max_length=CONTENT_MAX),
+    ],
+    source_ids: Annotated[
+        list[RowId],
+        Field(description="l0_raw ids this insight summarizes", min_length=1, max_length=1000),
+    ],
+    ctx: Context,
+) -> StoredInsight:
+    """Store an L2 insight compressed from raw turns, embedded for hybrid search.
+
+    Refuses source ids that are not in l0_raw. Warns, without refusing, when the
+    information density is below 0.5.
+    """
+    app = app_of(ctx)
+    sources = sorted(set(source_ids))
+    async with app.connection() as conn:
+        if missing := await l0.missing_ids(conn, sources):
+            raise ToolError(
+                f"Unknown source ids (not in l0_raw): {', '.join(map(str, missing))}; "
+                "nothing was stored"
+            )
+    # Embedded only after the check, so a refused call costs no paid request. L0 turns
+    # are never deleted, so the ids stay valid until the insert.
+    embedding = await app.embed(content)
+    density = information_density(content)
+    async with app.connection() as conn:
+        row_id, _ = await l2.insert_insight(
+            conn,
+            content=content,
+            embedding=embedding,
+            embedding_model=app.embedder.model,
+            source_ids=sources,
+            fidelity_score=density,
+            text_search_config=app.settings.search.text_search_config,
+        )
+    warning = None
+    if density < LOW_DENSITY:
+        warning = (
+            f"Low information density {density:.2f} (< {LOW_DENSITY}): the insight is short "
+            "on distinct content words; it was stored, consider rewriting it"
+        )
+    return StoredInsight(
+        id=row_id, embedding_model=app.embedder.model, fidelity_score=density, warning=warning
+    )
+
+
+async def hybrid_search(
+    query_text: Annotated[
+        StorableText, Field(description="What to look for", min_length=1, max_length=QUERY_MAX)
+    ],
+    ctx: Context,
+    query_embedding: Annotated[
+        list[VectorComponent] | None,
+        Field(
+            description="Optional precomputed query vector; its dimension must match the "
+            "configured embedding model. Default: the configured provider embeds query_text",
+            min_length=2,
+            max_length=16000,
+        ),
+    ] = None,
+    top_k: Annotated[int, Field(description="How many results", ge=1, le=100)] = 5,
+    weights: Annotated[
+        SearchWeights | None,
+        Field(
+            description="Fusion weights {semantic, keyword}, summing to 1. "
+            "Default: the configured search.weights (0.7 / 0.3)"
+        ),
+    ] = None,
+) -> SearchResults:
+    """Find L2 insights by meaning and by words: vector and full-text ranks, weighted RRF."""
+    app = app_of(ctx)
+    weights = weights or app.settings.search.weights
+    provider = app.embedder.provider
+    if query_embedding is None:
+        query_embedding = await app.embed(query_text)
+    else:
+        _check_query_embedding(query_embedding, app.embedder.dimension)
+        provider = "caller"
+    hits = await run_hybrid_search(app, query_text, query_embedding, top_k, weights)
+    return SearchResults(
+        results=[SearchResult(**vars(hit)) for hit in hits],
+        embedding_provider=provider,
+        embedding_model=app.embedder.model,
+        weights=weights,
+    )
+
+
+async def run_hybrid_search(
+    app: AppContext,
+    query_text: str,
+    embedding: list[float],
+    top_k: int,
+    weights: SearchWeights,
+) -> list[l2.SearchHit]:
+    search = app.settings.search
+    async with app.connection() as conn:
+        return await l2.hybrid_search(
+            conn,
+            query_text=query_text,
+            embedding=embedding,
+            top_k=top_k,
+            semantic_weight=weights.semantic,
+            keyword_weight=weights.keyword,
+            rrf_k=search.rrf_k,
+            # Enough of each list that the fusion can lift a result ranked low in one branch.
+            candidates=max(search.candidates, top_k * 4),
+            text_search_config=search.text_search_config,
+        )
+
+
+def _check_query_embedding(vector: list[float], dimension: int) -> None:
+    if len(vector) != dimension:
+        raise ToolError(
+            f"query_embedding has {len(vector)} dimensions; the configured embedding model "
+            f"uses {dimension}"
+        )
+    # pgvector computes in single precision: smaller components square to zero.
+    if max(abs(x) for x in vector) < 1e-12:
+        raise ToolError("query_embedding is (nearly) all zeros; cosine similarity is undefined")
+
+
+async def update_working_memory(
+    content: Annotated[
+        StorableText,
+        Field(description="What to keep in mind", min_length=1, max_length=CONTENT_MAX),
+    ],
+    ctx: Context,
+    importance: Annotated[
+        StorableReal,
+        Field(description="0 (trivial) .. 1 (essential); above 0.8 is protected", ge=0, le=1),
+    ] = 0.5,
+) -> WorkingMemoryUpdate:
+    """Keep an item in working memory; when full, move one to stale memory.
+
+    The least recently used item with importance <= 0.8 goes, else the least important
+    one, in one transaction. Storing held content again refreshes it instead.
+    """
+    app = app_of(ctx)
+    async with app.connection() as conn:
+        stored = await working.store(
+            conn, content, importance, app.settings.working_memory.capacity
+        )
+    return WorkingMemoryUpdate(
+        id=stored.id,
+        evicted_id=stored.evicted_ids[0] if stored.evicted_ids else None,
+        evicted_ids=stored.evicted_ids,
+        refreshed=stored.refreshed,
+    )
+
+
+async def store_episode(
+    query: Annotated[
+        StorableText, Field(description="The task or question", min_length=1, max_length=QUERY_MAX)
+    ],
+    reward: Annotated[
+        StorableReal, Field(description="Outcome from -1 (bad) to 1 (good)", ge=-1, le=1)
+    ],
+    reflection: Annotated[
+        StorableText,
+        Field(
+            description="Verbal reflection: what to do differently",
+            min_length=1,
+            max_length=CONTENT_MAX,
+        ),
+    ],
+    ctx: Context,
+) -> StoredEpisode:
+    """Store a Reflexion episode; its query is embedded for later similarity lookup."""
+    app = app_of(ctx)
+    embedding = await app.embed(query)
+    async with app.connection() as conn:
+        row_id = await episodes.insert_episode(
+            conn,
+            query=query,
+            reward=reward,
+            reflection=reflection,
+            embedding=embedding,
+            embedding_model=app.embedder.model,
+        )
+    return StoredEpisode(id=row_id, embedding_model=app.embedder.model)
+
+
+def _evaluation_unavailable(ctx: Context) -> ToolError:
+    if not app_of(ctx).settings.evaluation.enabled:
+        return ToolError(
+            "not configured: the evaluation subsystem is not enabled (evaluation.enabled=false)"
+        )
+    return ToolError("not available: this release does not ship the evaluation subsystem yet")
+
+
+async def store_dual_judge_scores(
+    query_id: Annotated[
+        StorableText, Field(description="Id of the judged query", min_length=1, max_length=200)
+    ],
+    query: Annotated[
+        StorableText, Field(description="The judged query", min_length=1, max_length=QUERY_MAX)
+    ],
+    docs: Annotated[
+        list[JudgedDoc],
+        Field(description="Retrieved documents to judge", min_length=1, max_length=50),
+    ],
+    ctx: Context,
+) -> DualJudgeScores:
+    """Score documents with two independent judges and record Cohen's kappa (evaluation)."""
+    raise _evaluation_unavailable(ctx)
+
+
+async def get_golden_test_results(ctx: Context) -> GoldenTestResults:
+    """Run the golden test set: precision@5 against the recent baseline (evaluation)."""
+    raise _evaluation_unavailable(ctx)
+
+
+TOOLS = (
+    ping,
+    store_raw_dialogue,
+    compress_to_l2_insight,
+    hybrid_search,
+    update_working_memory,
+    store_episode,
+    store_dual_judge_scores,
+    get_golden_test_results,
+)
+
+
+def register(server: MCPServer) -> None:
+    for tool in TOOLS:
+        server.add_tool(tool)

@@ -1,0 +1,307 @@
+"""The memory repositories on the real embedded PostgreSQL + pgvector: plain SQL, real plans."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import anyio
+import psycopg
+import pytest
+from pgvector.psycopg import register_vector_async
+
+from mcp_server.db.connection import make_pool
+from mcp_server.memory import episodes, l0, l2, stale, working
+from mcp_server.providers.hashing import HashingEmbedder
+
+pytestmark = pytest.mark.anyio
+DIM = 384
+UTC = dt.UTC
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture
+async def conn(migrated_database):
+    _, url = migrated_database
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+        await register_vector_async(connection)
+        yield connection
+
+
+async def embed(text: str) -> list[float]:
+    [vector] = await HashingEmbedder(dimension=DIM).embed([text])
+    return vector
+
+
+async def add_insight(conn, content: str, embedding: list[float] | None = None) -> int:
+    row_id, _ = await l2.insert_insight(
+        conn,
+        content=content,
+        embedding=embedding or await embed(content),
+        embedding_model="hashing-lexical-v1",
+        source_ids=[],
+        fidelity_score=1.0,
+        text_search_config="simple",
+    )
+    return row_id
+
+
+def query(text: str, embedding: list[float], **overrides) -> dict:
+    """hybrid_query/hybrid_search arguments with the configured defaults."""
+    defaults = dict(
+        top_k=5,
+        semantic_weight=0.7,
+        keyword_weight=0.3,
+        rrf_k=60,
+        candidates=100,
+        text_search_config="simple",
+    )
+    return {"query_text": text, "embedding": embedding, **defaults, **overrides}
+
+
+async def plan(conn, statement, params) -> str:
+    """EXPLAIN with sequential scans priced out, to prove an index matches the query."""
+    async with conn.transaction():
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        rows = await (
+            await conn.execute(psycopg.sql.SQL("EXPLAIN ") + statement, params)
+        ).fetchall()
+    return "\n".join(row[0] for row in rows)
+
+
+async def scalar(conn, query: str, params=None):
+    return (await (await conn.execute(query, params)).fetchone())[0]
+
+
+# L0 ---------------------------------------------------------------------------------------
+
+
+async def test_turns_are_stored_verbatim_with_metadata(conn):
+    content = "Robert'); DROP TABLE l0_raw;-- und Grüße 🚀"
+    row_id, created_at = await l0.insert_turn(conn, "s1", "user", content, {"lang": "de"})
+    [turn] = await l0.list_turns(conn, session_id="s1", since=None, until=None, limit=10)
+    assert turn["id"] == row_id
+    assert turn["content"] == content
+    assert turn["metadata"] == {"lang": "de"}
+    assert turn["created_at"] == created_at
+
+
+async def test_turns_filter_by_session_and_half_open_date_range(conn):
+    days = {1: "2024-03-01 23:59:59+00", 2: "2024-03-02 00:00:00+00", 3: "2024-03-03 12:00+00"}
+    ids = {}
+    for day, stamp in days.items():
+        ids[day], _ = await l0.insert_turn(conn, "s", "user", f"day {day}", {})
+        await conn.execute("UPDATE l0_raw SET created_at = %s WHERE id = %s", [stamp, ids[day]])
+    await l0.insert_turn(conn, "other", "user", "elsewhere", {})
+
+    def window(start, end):
+        return {"since": dt.datetime(*start, tzinfo=UTC), "until": dt.datetime(*end, tzinfo=UTC)}
+
+    found = await l0.list_turns(
+        conn, session_id="s", limit=10, **window((2024, 3, 2), (2024, 3, 3))
+    )
+    assert [t["id"] for t in found] == [ids[2]]
+    everything = await l0.list_turns(conn, session_id="s", since=None, until=None, limit=10)
+    assert [t["id"] for t in everything] == [ids[3], ids[2], ids[1]]  # newest first
+    assert len(await l0.list_turns(conn, session_id=None, since=None, until=None, limit=2)) == 2
+
+
+async def test_missing_ids_names_exactly_the_unknown_ones(conn):
+    known, _ = await l0.insert_turn(conn, "s", "user", "hello", {})
+    assert await l0.missing_ids(conn, [known]) == []
+    assert await l0.missing_ids(conn, [known + 7, known, known + 2]) == [known + 2, known + 7]
+
+
+# L2 and hybrid search ---------------------------------------------------------------------
+
+
+async def test_hybrid_search_reports_both_ranks_and_fuses_them(conn):
+    both = await add_insight(conn, "The user deploys PostgreSQL with pyinfra on Debian")
+    words = await add_insight(conn, "Debian is the target distribution for deploys")
+    await add_insight(conn, "Lunch was pasta with tomatoes")
+    hits = await l2.hybrid_search(
+        conn, **query("pyinfra Debian", await embed("pyinfra Debian"), top_k=3)
+    )
+    assert [hit.id for hit in hits][:2] == [both, words]
+    first = hits[0]
+    assert (first.semantic_rank, first.keyword_rank) == (1, 1)
+    assert first.score == pytest.approx(0.7 / 61 + 0.3 / 61)
+    assert first.semantic_score > hits[1].semantic_score
+    assert first.keyword_score > 0
+    # The pasta insight shares no word: only the vector branch knows it.
+    assert hits[2].keyword_rank is None and hits[2].semantic_rank == 3
+
+
+async def test_keyword_weight_one_returns_word_matches_only(conn):
+    await add_insight(conn, "alpha beta gamma", await embed("zeta"))
+    word_match = await add_insight(conn, "something about zeta", await embed("unrelated"))
+    words_only = query("zeta", await embed("zeta"), top_k=2, semantic_weight=0, keyword_weight=1)
+    hits = await l2.hybrid_search(conn, **words_only)
+    assert [hit.id for hit in hits] == [word_match]
+
+
+async def load_insights(conn, count: int) -> None:
+    embedder = HashingEmbedder(dimension=DIM)
+    texts = [f"note {i} about topic {i % 17} and item {i * 7919 % 1000}" for i in range(count)]
+    vectors = await embedder.embed(texts)
+    async with conn.cursor() as cursor:
+        await cursor.executemany(
+            "INSERT INTO l2_insights (content, embedding, embedding_model) "
+            "VALUES (%s, %s::float4[]::vector, 'hashing-lexical-v1')",
+            list(zip(texts, vectors, strict=True)),
+        )
+
+
+async def test_the_vector_branch_returns_every_candidate_because_ef_search_is_raised(conn):
+    await load_insights(conn, 300)
+    # No insight shares a word with the query: every result comes from the vector branch.
+    wide = query("nothing shares this", await embed("topic 3"), top_k=100, candidates=100)
+    hits = await l2.hybrid_search(conn, **wide)
+    assert len(hits) == 100
+    assert sorted(hit.semantic_rank for hit in hits) == list(range(1, 101))
+
+    # The same statement at pgvector's default ef_search (40) silently returns fewer rows.
+    statement, params = l2.hybrid_query(**wide)
+    async with conn.transaction():
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        rows = await (await conn.execute(statement, params)).fetchall()
+    assert len(rows) <= 40
+
+
+async def test_hybrid_search_uses_the_hnsw_and_gin_indexes(conn):
+    await load_insights(conn, 50)
+    shown = await plan(conn, *l2.hybrid_query(**query("topic", await embed("topic"))))
+    assert f"l2_insights_embedding_{DIM}_hnsw" in shown
+    assert "l2_insights_fts_idx" in shown
+
+
+async def test_rows_of_another_dimension_are_invisible_to_search(conn):
+    await add_insight(conn, "old model row", [1.0, 0.0, 0.0])
+    current = await add_insight(conn, "current model row")
+    hits = await l2.hybrid_search(conn, **query("row", await embed("row")))
+    # Keyword search still finds the old row; only the vector branch is per dimension.
+    ranks = {hit.id: hit.semantic_rank for hit in hits}
+    assert ranks[current] == 1
+    assert [rank for hit_id, rank in ranks.items() if hit_id != current] == [None]
+
+
+# Working memory and stale memory ----------------------------------------------------------
+
+
+async def age(conn, item_id: int, minutes: int) -> None:
+    await conn.execute(
+        "UPDATE working_memory SET last_accessed_at = now() - make_interval(mins => %s) "
+        "WHERE id = %s",
+        [minutes, item_id],
+    )
+
+
+async def test_full_working_memory_evicts_the_least_recently_used_unprotected_item(conn):
+    oldest_protected = (await working.store(conn, "keep me", 0.9, 3)).id
+    lru = (await working.store(conn, "old and ordinary", 0.8, 3)).id
+    recent = (await working.store(conn, "recent", 0.1, 3)).id
+    await age(conn, oldest_protected, 30)
+    await age(conn, lru, 20)
+    await age(conn, recent, 10)
+
+    stored = await working.store(conn, "new", 0.5, 3)
+    assert stored.evicted_ids == [lru]
+    held = {item["id"] for item in await working.list_items(conn, 10)}
+    assert held == {oldest_protected, recent, stored.id}
+    [archived] = await stale.list_items(conn, importance_min=0, limit=10)
+    assert archived["original_id"] == lru
+    assert archived["content"] == "old and ordinary"
+    assert archived["importance"] == pytest.approx(0.8)
+    assert "least recently used" in archived["reason"]
+
+
+async def test_when_every_item_is_protected_the_least_important_goes(conn):
+    ids = [(await working.store(conn, f"vital {i}", 0.9 + i / 100, 3)).id for i in range(3)]
+    await age(conn, ids[2], 60)  # the least recent is the most important: it stays
+    stored = await working.store(conn, "another", 0.95, 3)
+    assert stored.evicted_ids == [ids[0]]
+    [archived] = await stale.list_items(conn, importance_min=0, limit=10)
+    assert "least important" in archived["reason"]
+
+
+async def test_storing_held_content_again_refreshes_it_instead_of_evicting(conn):
+    first = await working.store(conn, "same", 0.2, 2)
+    await working.store(conn, "other", 0.3, 2)
+    again = await working.store(conn, "same", 0.7, 2)
+    assert (again.id, again.refreshed, again.evicted_ids) == (first.id, True, [])
+    [item] = [i for i in await working.list_items(conn, 10) if i["id"] == first.id]
+    assert item["importance"] == pytest.approx(0.7)
+
+
+async def test_a_lowered_capacity_evicts_down_to_it_in_one_call(conn):
+    for i in range(5):
+        await working.store(conn, f"item {i}", 0.5, 10)
+    stored = await working.store(conn, "newcomer", 0.5, 2)
+    assert len(stored.evicted_ids) == 4
+    assert await scalar(conn, "SELECT count(*) FROM working_memory") == 2
+
+
+async def test_concurrent_stores_never_exceed_the_capacity(migrated_database):
+    settings, url = migrated_database
+    pool = make_pool(settings, url)
+    await pool.open()
+    try:
+
+        async def store(i: int) -> None:
+            async with pool.connection() as connection:
+                await working.store(connection, f"parallel {i}", 0.5, 3)
+
+        async with anyio.create_task_group() as group:
+            for i in range(20):
+                group.start_soon(store, i)
+        async with pool.connection() as connection:
+            assert await scalar(connection, "SELECT count(*) FROM working_memory") == 3
+            assert await scalar(connection, "SELECT count(*) FROM stale_memory") == 17
+    finally:
+        await pool.close()
+
+
+async def test_stale_memory_filters_by_importance(conn):
+    for importance in (0.1, 0.5, 0.7):
+        await working.store(conn, f"weight {importance}", importance, 1)
+    await working.store(conn, "last", 0.0, 1)
+    found = await stale.list_items(conn, importance_min=0.5, limit=10)
+    assert sorted(item["importance"] for item in found) == pytest.approx([0.5, 0.7])
+    assert len(await stale.list_items(conn, importance_min=0, limit=1)) == 1
+
+
+# Episodes ---------------------------------------------------------------------------------
+
+
+async def test_similar_episodes_are_the_top_three_above_the_threshold(conn):
+    for i, query in enumerate(
+        ["deploy postgres", "deploy postgres now", "deploy postgres today", "deploy it", "pasta"]
+    ):
+        await episodes.insert_episode(
+            conn,
+            query=query,
+            reward=i / 10,
+            reflection="r",
+            embedding=await embed(query),
+            embedding_model="hashing-lexical-v1",
+        )
+    found = await episodes.similar(
+        conn, await embed("deploy postgres"), min_similarity=0.5, limit=3
+    )
+    assert found[0]["query"] == "deploy postgres"
+    assert len(found) == 3
+    assert all(e["similarity"] >= 0.5 for e in found)
+    assert found == sorted(found, key=lambda e: -e["similarity"])
+    strict = await episodes.similar(
+        conn, await embed("deploy postgres"), min_similarity=0.99, limit=3
+    )
+    assert [e["query"] for e in strict] == ["deploy postgres"]
+
+
+async def test_episode_lookup_uses_the_hnsw_index(conn):
+    statement = psycopg.sql.SQL(episodes._SIMILAR).format(dim=psycopg.sql.Literal(DIM))
+    params = {"embedding": l2.Vector(await embed("x")), "min_similarity": 0.7, "limit": 3}
+    assert f"episode_memory_embedding_{DIM}_hnsw" in await plan(conn, statement, params)
