@@ -147,6 +147,9 @@ def make_pool(settings: Settings, url: str) -> AsyncConnectionPool:
         configure=configure,
         check=AsyncConnectionPool.check_connection,
         timeout=settings.database.connect_timeout_s,
+        # Give up a reconnect series quickly: the next request then starts a fresh attempt at
+        # once, instead of waiting out an ever longer backoff after PostgreSQL is back.
+        reconnect_timeout=settings.database.connect_timeout_s,
         open=False,
         name="cognitive-memory",
     )

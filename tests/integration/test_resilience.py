@@ -40,14 +40,20 @@ def test_tool_calls_fail_clearly_during_an_outage_and_work_after_it(config_dir, 
             cluster(data / "pgdata", "stop")
             started = time.monotonic()
             during = (await client.call_tool("ping", {})).structured_content
+            refused = await client.call_tool("store_raw_dialogue", turn)
             outage_answer_s = time.monotonic() - started
             cluster(data / "pgdata", "start")
             after = (await client.call_tool("ping", {})).structured_content
-            return before, during, outage_answer_s, after
+            stored = await client.call_tool("store_raw_dialogue", turn)
+            return before, during, refused, outage_answer_s, after, stored
 
-    before, during, outage_answer_s, after = anyio.run(scenario)
+    turn = {"session_id": "outage", "speaker": "user", "content": "still there?"}
+    before, during, refused, outage_answer_s, after, stored = anyio.run(scenario)
     assert before["database_reachable"] is True
     assert during["database_reachable"] is False
     assert during["status"] == "degraded"
-    assert outage_answer_s < 8
+    assert refused.is_error
+    assert "The database is unavailable" in refused.content[0].text
+    assert outage_answer_s < 15
     assert after["database_reachable"] is True
+    assert not stored.is_error and stored.structured_content["id"] >= 1
