@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -48,4 +49,27 @@ def testhost_entry(name: str | None = None, extra: dict | None = None) -> tuple[
         raise SystemExit(f"no throwaway host {name!r}: python -m provisioning.testhost up")
     address, data = host.pyinfra_host_data()
     connection = {"ssh_hostname": address, "ssh_config_file": str(host.ssh_config_path), **data}
-    return host.name, {**connection, **(extra or {})}
+    return host.name, {**connection, **own_ports(host), **(extra or {})}
+
+
+def own_ports(host) -> dict[str, int]:
+    """PostgreSQL and HTTP ports of its own for a throwaway host, kept for its lifetime.
+
+    The host shares this machine's network, where 5432 or 8765 may be taken (a developer's own
+    PostgreSQL, a second throwaway host); re-deploys must see the same ports again.
+    """
+    from provisioning import testhost
+
+    path = host.folder / "deploy-ports.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    taken = {host.ssh_port}
+    ports = {}
+    for key in ("postgresql_port", "cogmem_http_port"):
+        port = testhost.free_port()
+        while port in taken:
+            port = testhost.free_port()
+        ports[key] = port
+        taken.add(port)
+    path.write_text(json.dumps(ports) + "\n")
+    return ports

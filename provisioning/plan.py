@@ -188,8 +188,21 @@ def ssh_command(name: str, data: dict[str, Any]) -> list[str]:
     return command
 
 
-def checklist_command(name: str, data: dict[str, Any]) -> list[str]:
-    module = [sys.executable, "-m", "provisioning.checklist"]
+# Settings the checklist does not look at (how the app got there, not what it is).
+_NOT_CHECKED = {
+    "cogmem_wheel", "cogmem_wheelhouse", "cogmem_pip_index_url", "cogmem_ca_certificates",
+    "cogmem_secrets_file",
+}  # fmt: skip
+
+
+def checklist_data(s: dict[str, Any]) -> list[str]:
+    """--data arguments for every checked setting that differs from provisioning/defaults.yml."""
+    changed = [k for k, v in s.items() if k not in _NOT_CHECKED and config.DEFAULTS.get(k) != v]
+    return [f"--data={k}={str(s[k]).lower() if isinstance(s[k], bool) else s[k]}" for k in changed]
+
+
+def checklist_command(name: str, data: dict[str, Any], s: dict[str, Any]) -> list[str]:
+    module = [sys.executable, "-m", "provisioning.checklist", *checklist_data(s)]
     if data.get("ssh_config_file"):
         return [*module, f"--hosts=ssh://{name}", f"--ssh-config={data['ssh_config_file']}"]
     hostname = data.get("ssh_hostname") or name
@@ -213,6 +226,7 @@ def next_steps(name: str, data: dict[str, Any], plan: Plan) -> str:
     env_file = f"{prefix}/config/.env.production"
     read_token = f"{shlex.join(ssh)} grep -m1 ^MCP_HTTP_TOKEN= {env_file} | cut -d'\"' -f2"
     tunnel = [*ssh[:-1], "-N", "-L", f"{port}:{s['cogmem_http_host']}:{port}", ssh[-1]]
+    local = (data.get("ssh_hostname") or name) in ("127.0.0.1", "localhost", "::1")
     as_user = ["runuser", "-u", user, "--"] if data.get("ssh_user", "root") == "root" else [
         "sudo", "-u", user,
     ]  # fmt: skip
@@ -224,8 +238,14 @@ def next_steps(name: str, data: dict[str, Any], plan: Plan) -> str:
         "",
         f"--> Cognitive Memory is deployed on {name}. Next steps:",
         "",
-        "  1. Open a tunnel to the server (keep it running):",
-        f"       {shlex.join(tunnel)}",
+        *(
+            ["  1. The host shares this machine's loopback: no tunnel needed."]
+            if local
+            else [
+                "  1. Open a tunnel to the server (keep it running):",
+                f"       {shlex.join(tunnel)}",
+            ]
+        ),
         "  2. Read the token on the host into your shell (it is never printed by the deploy):",
         f'       export COGMEM_TOKEN="$({read_token})"',
         "  3. Register it in Claude Code:",
@@ -234,7 +254,7 @@ def next_steps(name: str, data: dict[str, Any], plan: Plan) -> str:
         "     or, without tunnel and token, stdio over SSH:",
         f"       claude mcp add cognitive-memory -- {shlex.join(stdio)}",
         "  4. Check the host against the production checklist:",
-        f"       {shlex.join(checklist_command(name, data))}",
+        f"       {shlex.join(checklist_command(name, data, s))}",
     ]
     if plan.missing_required:
         lines += [
