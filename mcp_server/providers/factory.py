@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import inspect
+from typing import TYPE_CHECKING
 
 from mcp_server.config import ModelRef, Settings
 from mcp_server.providers.base import ChatModel, CostSink, Embedder
-from mcp_server.providers.retry import RetryPolicy
+
+if TYPE_CHECKING:  # the SDKs behind retry cost ~1 s to import; the hashing path needs neither
+    from mcp_server.providers.retry import RetryPolicy
 
 
 def make_embedder(
