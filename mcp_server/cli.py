@@ -92,18 +92,15 @@ def serve(
     if transport is Transport.stdio:
         build_server(started).run("stdio")
         return
+    from mcp_server.monitoring.health import PoolHealth
     from mcp_server.transport.http import serve_http
 
     token = _http_token(started.settings)
-    server = build_server(started)
+    health = PoolHealth()
+    server = build_server(started, health)
     anyio.run(
         lambda: serve_http(
-            server,
-            token=token,
-            host=host,
-            port=port,
-            healthy=_database_health(started.database_url),
-            extra_hosts=allow_host,
+            server, token=token, host=host, port=port, healthy=health, extra_hosts=allow_host
         )
     )
 
@@ -116,17 +113,6 @@ def _http_token(settings) -> str:
             "generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
         )
     return token
-
-
-def _database_health(url: str):
-    import psycopg
-
-    async def healthy() -> bool:
-        async with await psycopg.AsyncConnection.connect(url, connect_timeout=3) as conn:
-            await conn.execute("SELECT 1")
-        return True
-
-    return healthy
 
 
 @app.command()

@@ -10,6 +10,7 @@ from mcp.server import MCPServer
 from mcp_server import __version__, resources, tools
 from mcp_server.app_context import AppContext
 from mcp_server.db.connection import open_pool
+from mcp_server.monitoring.health import PoolHealth
 from mcp_server.providers.costs import pool_cost_sink
 from mcp_server.providers.factory import close_provider, make_embedder
 from mcp_server.runtime import Runtime
@@ -17,15 +18,18 @@ from mcp_server.runtime import Runtime
 __all__ = ["AppContext", "build_server"]
 
 
-def build_server(runtime: Runtime) -> MCPServer:
+def build_server(runtime: Runtime, health: PoolHealth | None = None) -> MCPServer:
     settings = runtime.settings
 
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[AppContext]:
         pool = await open_pool(settings, runtime.database_url)
         embedder = make_embedder(settings, pool_cost_sink(pool))
+        app = AppContext(settings, pool, embedder)
+        if health is not None:
+            health.app = app
         try:
-            yield AppContext(settings, pool, embedder)
+            yield app
         finally:
             await close_provider(embedder)
             await pool.close()
