@@ -1,5 +1,7 @@
-"""A Claude Code-like session: the official MCP client starts `python -m mcp_server` over stdio.
+"""A Claude Code-like session with the official MCP client, over stdio and over HTTP.
 
+Over stdio the client starts `python -m mcp_server`; over HTTP it talks to
+`cognitive-memory serve --transport http` with the bearer token, as the systemd service runs.
 Runs against the session's embedded cluster with a copy of the repository's config (the
 development environment, hashing embedder) and a database of its own; no env file needed.
 """
@@ -8,18 +10,23 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
 import sys
 import time
 import uuid
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import psycopg
 import pytest
 import yaml
 from mcp import Client, StdioServerParameters
 
+from mcp_server.client import connect
 from mcp_server.config import SECRET_VARIABLES
 from tests.conftest import REPO
+from tests.support.net import free_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(180)]
 TABLES = ("l0_raw", "l2_insights", "working_memory", "stale_memory", "episode_memory")
@@ -57,6 +64,9 @@ def database_url(server_env, database_name, cluster_admin_url) -> str:
     return cluster_admin_url.replace("/postgres?", f"/{database_name}?")
 
 
+TOKEN = "e2e-token-0123456789abcdef"
+
+
 @asynccontextmanager
 async def stdio_session(env: dict[str, str]):
     parameters = StdioServerParameters(
@@ -64,6 +74,41 @@ async def stdio_session(env: dict[str, str]):
     )
     async with Client(parameters, cache=None, read_timeout_seconds=60) as client:
         yield client
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+@asynccontextmanager
+async def http_session(env: dict[str, str]):
+    config_dir = Path(env["COGMEM_CONFIG_DIR"])
+    (config_dir / ".env.development").write_text(f"MCP_HTTP_TOKEN={TOKEN}\n")
+    port = free_port()
+    command = [sys.executable, "-c", "from mcp_server.cli import main; main()", "serve",
+               "--transport", "http", "--port", str(port)]  # fmt: skip
+    process = subprocess.Popen(command, env=env, cwd=REPO)
+    try:
+        wait_for_port(port, process)
+        url = f"http://127.0.0.1:{port}/mcp"
+        async with connect(url=url, token=TOKEN, environment="development") as client:
+            yield client
+    finally:
+        process.terminate()
+        assert process.wait(30) == 0
+
+
+@pytest.fixture(params=["stdio", "http"])
+def session(request):
+    return {"stdio": stdio_session, "http": http_session}[request.param]
 
 
 async def call(client: Client, tool: str, **arguments) -> dict:
@@ -83,13 +128,15 @@ def counts(url: str) -> dict[str, int]:
         return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
 
 
-async def test_a_session_stores_compresses_searches_and_evicts(server_env, record_property):
+async def test_a_session_stores_compresses_searches_and_evicts(
+    session, server_env, record_property
+):
     started = time.perf_counter()
-    async with stdio_session(server_env) as client:
+    async with session(server_env) as client:
         assert (await call(client, "ping"))["database_reachable"]
         cold_start_s = time.perf_counter() - started
-        record_property("stdio_cold_start_s", round(cold_start_s, 2))
-        print(f"\nstdio cold start (spawn to first tool answer): {cold_start_s:.2f} s")
+        record_property("cold_start_s", round(cold_start_s, 2))
+        print(f"\ncold start (to first tool answer): {cold_start_s:.2f} s")
 
         tools = (await client.list_tools()).tools
         assert len(tools) == 8
@@ -157,8 +204,8 @@ BAD_CALLS = [
 
 # A lone surrogate ("\ud800") cannot cross stdio with the official client: it refuses to
 # encode it. tests/integration/test_memory_server.py covers it in memory.
-async def test_bad_input_is_refused_and_nothing_is_written(server_env, database_url):
-    async with stdio_session(server_env) as client:
+async def test_bad_input_is_refused_and_nothing_is_written(session, server_env, database_url):
+    async with session(server_env) as client:
         await call(client, "ping")
         before = counts(database_url)
         for tool, arguments in BAD_CALLS:
