@@ -318,3 +318,7 @@ def export_l2(
         )
     else:
         typer.echo(f"{result.rows} insights, unchanged since the last export: nothing to commit")
+
+
+if __name__ == "__main__":
+    main()

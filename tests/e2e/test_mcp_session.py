@@ -26,6 +26,7 @@ from mcp import Client, StdioServerParameters
 from mcp_server.client import connect
 from mcp_server.config import SECRET_VARIABLES
 from tests.conftest import REPO
+from tests.support.commands import cognitive_memory
 from tests.support.net import free_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(180)]
@@ -93,8 +94,7 @@ async def http_session(env: dict[str, str]):
     config_dir = Path(env["COGMEM_CONFIG_DIR"])
     (config_dir / ".env.development").write_text(f"MCP_HTTP_TOKEN={TOKEN}\n")
     port = free_port()
-    command = [sys.executable, "-c", "from mcp_server.cli import main; main()", "serve",
-               "--transport", "http", "--port", str(port)]  # fmt: skip
+    command = cognitive_memory("serve", "--transport", "http", "--port", str(port))
     process = subprocess.Popen(command, env=env, cwd=REPO)
     try:
         wait_for_port(port, process)

@@ -11,6 +11,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from tests.conftest import REPO
+from tests.support.commands import cognitive_memory
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -19,7 +20,7 @@ def run_cli(*args, config_dir, extra_env=None, stdin=""):
     env = {k: v for k, v in os.environ.items() if k not in ("ENVIRONMENT", "DATABASE_URL")}
     env.update({"COGMEM_CONFIG_DIR": str(config_dir), **(extra_env or {})})
     return subprocess.run(
-        [sys.executable, "-c", "from mcp_server.cli import main; main()", *args],
+        cognitive_memory(*args),
         capture_output=True,
         text=True,
         env=env,

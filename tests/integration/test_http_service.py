@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 
 import anyio
@@ -16,6 +15,7 @@ import pytest
 
 from mcp_server.client import call_tool, connect
 from tests.conftest import REPO
+from tests.support.commands import cognitive_memory
 from tests.support.net import free_port
 
 pytestmark = pytest.mark.timeout(120)
@@ -43,7 +43,7 @@ def receive_until(sock, wanted: str) -> list[str]:
 
 
 @pytest.fixture
-def http_server(config_dir, notify_socket):
+def http_server(config_dir, notify_socket, tmp_path):
     sock, path = notify_socket
     (config_dir / ".env.development").write_text(f"MCP_HTTP_TOKEN={TOKEN}\n")
     port = free_port()
@@ -54,20 +54,10 @@ def http_server(config_dir, notify_socket):
         "WATCHDOG_USEC": "1000000",  # ping every 0.5 s
     }
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from mcp_server.cli import main; main()",
-            "serve",
-            "--transport",
-            "http",
-            "--port",
-            str(port),
-        ],
+        cognitive_memory("serve", "--transport", "http", "--port", str(port)),
         env=env,
         cwd=REPO,
-        stderr=subprocess.PIPE,
-        text=True,
+        stderr=(tmp_path / "server.log").open("w"),  # a pipe nobody reads could block it
     )
     ready = receive_until(sock, "READY=1")
     yield {
@@ -145,16 +135,7 @@ def test_refused_requests_write_nothing(http_server, config_dir, headers, status
 
 def test_missing_token_refuses_to_start_http(config_dir):
     result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from mcp_server.cli import main; main()",
-            "serve",
-            "--transport",
-            "http",
-            "--port",
-            str(free_port()),
-        ],
+        cognitive_memory("serve", "--transport", "http", "--port", str(free_port())),
         env={**os.environ, "COGMEM_CONFIG_DIR": str(config_dir)},
         cwd=REPO,
         capture_output=True,
