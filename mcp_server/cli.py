@@ -320,5 +320,45 @@ def export_l2(
         typer.echo(f"{result.rows} insights, unchanged since the last export: nothing to commit")
 
 
+# The appliance tools live in provisioning/ (control machine, not the installed server):
+# these commands hand their arguments to it, from a checkout or an editable install.
+PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def _provisioning(module: str):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        if not (error.name or "").startswith("provisioning"):
+            raise
+        typer.echo(
+            "error: the deploy tools come with a checkout of the repository "
+            "(pip install -e '.[deploy]' there)",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+
+
+@app.command(context_settings=PASSTHROUGH)
+def deploy(ctx: typer.Context) -> None:
+    """Deploy the appliance: [check] INVENTORY [--data KEY=VALUE ...] (pyinfra)."""
+    args = ctx.args if ctx.args[:1] in (["check"], ["deploy"]) else ["deploy", *ctx.args]
+    raise typer.Exit(_provisioning("provisioning.__main__").main(args))
+
+
+@app.command(context_settings=PASSTHROUGH)
+def checklist(ctx: typer.Context) -> None:
+    """Run the production checklist: --hosts ssh://HOST [--ssh-config FILE] [--junitxml PATH]."""
+    raise typer.Exit(_provisioning("provisioning.checklist.__main__").main(ctx.args))
+
+
+@app.command(context_settings=PASSTHROUGH)
+def testhost(ctx: typer.Context) -> None:
+    """Throwaway Debian 13 hosts on this machine: up|down|list [--name N]."""
+    raise typer.Exit(_provisioning("provisioning.testhost").main(ctx.args))
+
+
 if __name__ == "__main__":
     main()
