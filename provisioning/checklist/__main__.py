@@ -54,9 +54,11 @@ class Collector:
 
     def pytest_collection_modifyitems(self, items):
         for item in items:
-            params = dict(getattr(getattr(item, "callspec", None), "params", {}))
-            target = params.pop("_testinfra_host", "")
-            self.params[item.nodeid] = (str(target), [str(v) for v in params.values()])
+            callspec = getattr(item, "callspec", None)
+            # the ids pytest shows, one per parameter; testinfra's host id comes first
+            ids = list(getattr(callspec, "_idlist", [])) if callspec else []
+            target = ids.pop(0) if ids and "_testinfra_host" in callspec.params else ""
+            self.params[item.nodeid] = (target, ids)
 
     def pytest_runtest_logreport(self, report):
         if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):

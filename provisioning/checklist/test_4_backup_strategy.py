@@ -11,9 +11,11 @@ from provisioning.checklist.support import as_service_user
 SCRIPTS = ["backup_postgres.sh", "restore_postgres.sh"]
 
 
-@pytest.mark.parametrize("sub", ["", "postgres", "l2-exports"])
+@pytest.mark.parametrize(
+    "sub", [".", "postgres", "l2-exports"], ids=["root", "postgres", "l2-exports"]
+)
 def test_the_backup_folder_is_mode_700(host, expected, sub):
-    folder = host.file(f"{expected['cogmem_backup_dir']}/{sub}".rstrip("/"))
+    folder = host.file(f"{expected['cogmem_backup_dir']}/{sub}")
     assert folder.is_directory
     assert folder.mode == 0o700
     assert folder.user == expected["cogmem_user"]

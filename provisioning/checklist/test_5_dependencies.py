@@ -5,14 +5,13 @@ from __future__ import annotations
 import pytest
 
 
-def packages(expected) -> list[str]:
+@pytest.mark.parametrize("package", ["postgresql", "pgvector", "python3-venv", "cron", "git"])
+def test_the_package_is_installed(host, expected, package):
     version = expected["postgresql_version"]
-    return [f"postgresql-{version}", f"postgresql-{version}-pgvector", "python3-venv", "cron"]
-
-
-@pytest.mark.parametrize("index", range(4), ids=["postgresql", "pgvector", "python3-venv", "cron"])
-def test_the_package_is_installed(host, expected, index):
-    name = packages(expected)[index]
+    name = {
+        "postgresql": f"postgresql-{version}",
+        "pgvector": f"postgresql-{version}-pgvector",
+    }.get(package, package)
     assert host.package(name).is_installed, f"{name} is not installed"
 
 
