@@ -20,9 +20,9 @@ plan = planning.prepare()
 postgres()  # PostgreSQL + pgvector from Debian, loopback only, scram for the app role
 installed = app(plan.wheel, plan.version)  # system user, virtualenv, the wheel
 configured = config(plan.deployer_secrets)  # config.yaml, .env.production, .env.development
-databases(plan.migrations)  # role + password, both databases, pgvector, migrations, same schema
-service(installed + configured, plan.startable)  # the hardened unit, restarted only on change
 plan.missing_scripts = backups()  # dump and export folders (700), backup/restore scripts
+databases(plan.migrations)  # role, both databases, pgvector, a given dump, migrations, checks
+service(installed + configured, plan.startable)  # the hardened unit, restarted only on change
 schedules()  # /etc/cron.d/cognitive-memory
 
 # Printed after the run: the `claude mcp add` lines and the checklist command.

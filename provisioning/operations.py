@@ -11,6 +11,7 @@ import hashlib
 import shlex
 from contextlib import contextmanager
 from io import StringIO
+from pathlib import Path, PurePath
 from typing import Any
 
 from pyinfra import host, state
@@ -184,3 +185,28 @@ def package_installed(venv: str, package: str, version: str, install: str):
         host.noop(f"{package} {version} is installed")
         return
     yield StringCommand(install)
+
+
+@operation()
+def restore_dump(settings: dict[str, Any], dump: str):
+    """Restore a dump into the production database while it has no schema (a new host).
+
+    + settings: the resolved deploy settings
+    + dump: path of a pg_dump -Fc file on the control machine
+    """
+    database, port = settings["cogmem_db_name"], settings["postgresql_port"]
+    if host.get_fact(AppliedMigrations, database=database, port=port):
+        host.noop(f"{database} has a schema already: the dump is not restored over it")
+        return
+    user, prefix = settings["cogmem_user"], settings["cogmem_prefix"]
+    target = f"{settings['cogmem_backup_dir']}/postgres/restore-{PurePath(dump).name}"
+    # the dump holds every memory: create it closed before its content arrives
+    yield StringCommand("install", "-m", "600", "-o", user, "-g", user, "/dev/null", target)
+    yield FileUploadCommand(str(Path(dump).resolve()), target)
+    environ = [
+        "ENVIRONMENT=production",
+        f"COGMEM_CONFIG_DIR={prefix}/config",
+        f"PATH={prefix}/venv/bin:/usr/bin:/bin",
+    ]
+    restore = [f"{prefix}/bin/restore_postgres.sh", "--yes", target]
+    yield StringCommand(shlex.join(["runuser", "-u", user, "--", "env", *environ, *restore]))

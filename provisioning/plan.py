@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -191,7 +192,7 @@ def ssh_command(name: str, data: dict[str, Any]) -> list[str]:
 # Settings the checklist does not look at (how the app got there, not what it is).
 _NOT_CHECKED = {
     "cogmem_wheel", "cogmem_wheelhouse", "cogmem_pip_index_url", "cogmem_ca_certificates",
-    "cogmem_secrets_file",
+    "cogmem_secrets_file", "cogmem_restore_dump",
 }  # fmt: skip
 
 
@@ -202,7 +203,10 @@ def checklist_data(s: dict[str, Any]) -> list[str]:
 
 
 def checklist_command(name: str, data: dict[str, Any], s: dict[str, Any]) -> list[str]:
-    module = [sys.executable, "-m", "provisioning.checklist", *checklist_data(s)]
+    # `cognitive-memory checklist` where the CLI is installed, else the module itself
+    cli = shutil.which("cognitive-memory")
+    entry = [cli, "checklist"] if cli else [sys.executable, "-m", "provisioning.checklist"]
+    module = [*entry, *checklist_data(s)]
     if data.get("ssh_config_file"):
         return [*module, f"--hosts=ssh://{name}", f"--ssh-config={data['ssh_config_file']}"]
     hostname = data.get("ssh_hostname") or name

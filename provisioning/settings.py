@@ -232,6 +232,8 @@ def check(s: dict[str, Any], source: str = "settings") -> None:
             _fail(source, key, s[key], "must be a URL")
     if s["cogmem_wheel"] and not Path(s["cogmem_wheel"]).is_file():
         _fail(source, "cogmem_wheel", s["cogmem_wheel"], "is not a file on this machine")
+    if s["cogmem_restore_dump"] and not Path(s["cogmem_restore_dump"]).is_file():
+        _fail(source, "cogmem_restore_dump", s["cogmem_restore_dump"], "is not a file here")
     if s["cogmem_wheelhouse"] and not Path(s["cogmem_wheelhouse"]).is_dir():
         _fail(source, "cogmem_wheelhouse", s["cogmem_wheelhouse"], "is not a folder here")
     for path in s["cogmem_ca_certificates"]:

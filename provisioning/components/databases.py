@@ -6,7 +6,13 @@ from pyinfra.api import deploy
 from pyinfra.operations import postgres
 
 from provisioning.components import DEFAULTS, settings
-from provisioning.operations import extension, migrations, role_password, same_schema
+from provisioning.operations import (
+    extension,
+    migrations,
+    restore_dump,
+    role_password,
+    same_schema,
+)
 from provisioning.settings import PROVISIONING
 
 FINGERPRINT = (PROVISIONING / "sql" / "schema_fingerprint.sql").read_text()
@@ -41,13 +47,19 @@ def databases(migration_versions: list[int]) -> None:
             _su_user="postgres",
         )
 
-    # Configure: pgvector (needs the superuser) and the schema (the app's own migrator)
+    # Configure: pgvector (needs the superuser), a given backup (a new host only), the schema
     for database in environments.values():
         extension(
             name=f"Ensure pgvector is installed in {database}",
             database=database,
             extension_name="vector",
             port=port,
+        )
+    if s["cogmem_restore_dump"]:
+        restore_dump(
+            name=f"Restore {s['cogmem_restore_dump']} into {s['cogmem_db_name']} if it is new",
+            settings=s,
+            dump=s["cogmem_restore_dump"],
         )
     for environment, database in environments.items():
         migrations(

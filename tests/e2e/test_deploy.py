@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -110,16 +111,37 @@ def journal(host: testhost.TestHost) -> str:
     return host.run(f"journalctl -u {UNIT} -n 40 --no-pager").stdout
 
 
-def ping(deployment: Deployment) -> dict | None:
+def as_service_user(deployment: Deployment, *argv: str) -> subprocess.CompletedProcess:
+    s = deployment.settings
+    command = [
+        "runuser", "-u", s["cogmem_user"], "--", "env", "ENVIRONMENT=production",
+        f"COGMEM_CONFIG_DIR={s['cogmem_prefix']}/config", "COGMEM_LOG_LEVEL=WARNING",
+        f"PATH={s['cogmem_prefix']}/venv/bin:/usr/bin:/bin", *argv,
+    ]  # fmt: skip
+    return deployment.host.run("cd / && " + shlex.join(command), timeout=120)
+
+
+def call(deployment: Deployment, tool: str, arguments: dict | None = None) -> dict | None:
+    """A tool call through the service: HTTP with the token, the app's own MCP client."""
     s = deployment.settings
     url = f"http://{s['cogmem_http_host']}:{s['cogmem_http_port']}/mcp"
-    command = (
-        f"cd / && runuser -u {s['cogmem_user']} -- env ENVIRONMENT=production "
-        f"COGMEM_CONFIG_DIR={s['cogmem_prefix']}/config COGMEM_LOG_LEVEL=WARNING "
-        f"{s['cogmem_prefix']}/venv/bin/cognitive-memory call ping --url {url}"
-    )
-    result = deployment.host.run(command, timeout=60)
+    cli = f"{s['cogmem_prefix']}/venv/bin/cognitive-memory"
+    args = ["call", tool, "--json-args", json.dumps(arguments or {}), "--url", url]
+    result = as_service_user(deployment, cli, *args)
     return json.loads(result.stdout) if result.returncode == 0 else None
+
+
+def ping(deployment: Deployment) -> dict | None:
+    return call(deployment, "ping")
+
+
+def production_query(deployment: Deployment, query: str) -> str:
+    s = deployment.settings
+    psql = [
+        "runuser", "-u", "postgres", "--", "psql", "-XAtq", "-p", str(s["postgresql_port"]),
+        "-d", s["cogmem_db_name"], "-c", query,
+    ]  # fmt: skip
+    return deployment.host.run("cd / && " + shlex.join(psql), check=True).stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -313,3 +335,46 @@ def test_the_server_survives_a_postgresql_restart_without_restarting(deployment)
         journal(host)
     )
     assert ping(deployment)["status"] == "ok"
+
+
+# --- disaster recovery: a new host, the last backup, the same deploy ---------------------------
+
+
+def test_a_new_host_recovers_from_a_backup(deployment, wheel, tmp_path):
+    s = deployment.settings
+    marker = f"remember this after the disaster {time.time()}"
+    turn = {"session_id": "e2e-recovery", "speaker": "user", "content": marker}
+    assert call(deployment, "store_raw_dialogue", turn), journal(deployment.host)
+    turns = production_query(deployment, "SELECT count(*) FROM l0_raw")
+    backup = as_service_user(
+        deployment,
+        "env", f"COGMEM_BACKUP_DIR={s['cogmem_backup_dir']}/postgres",
+        f"{s['cogmem_prefix']}/bin/backup_postgres.sh",
+    )  # fmt: skip
+    assert backup.returncode == 0, backup.stderr
+    written = backup.stdout.split("backup written: ", 1)[1].split(" (")[0]
+    dump = tmp_path / Path(written).name
+    dump.write_bytes((deployment.host.root / written.lstrip("/")).read_bytes())
+    dump.chmod(0o600)
+
+    with testhost.throwaway_host() as new_host:
+        extra = {"cogmem_wheel": str(wheel), "cogmem_restore_dump": str(dump)}
+        inventory = write_inventory(tmp_path, new_host.name, extra)
+        from provisioning.inventories import demo_data, testhost_entry
+
+        _, data = testhost_entry(new_host.name, extra={**demo_data(), **extra})
+        recovered = Deployment(new_host, inventory, resolve(data))
+        started = time.monotonic()
+        result = deploy(inventory)
+        TIMES["recovery_deploy_s"] = round(time.monotonic() - started, 1)
+        assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+        assert production_query(recovered, "SELECT count(*) FROM l0_raw") == turns
+        assert (
+            production_query(recovered, f"SELECT count(*) FROM l0_raw WHERE content = '{marker}'")
+            == "1"
+        )
+        green = checklist(recovered)
+        assert green.returncode == 0, green.stdout[-8000:]
+        again = deploy(inventory)  # the dump is never restored over a live database
+        assert grand_total(again.stdout + again.stderr)["changed"] == 0
+        assert int(production_query(recovered, "SELECT count(*) FROM l0_raw")) >= int(turns)
