@@ -207,6 +207,8 @@ def checklist_command(name: str, data: dict[str, Any], s: dict[str, Any]) -> lis
     cli = shutil.which("cognitive-memory")
     entry = [cli, "checklist"] if cli else [sys.executable, "-m", "provisioning.checklist"]
     module = [*entry, *checklist_data(s)]
+    if name == "@local":
+        return [*module, "--hosts=local://"]
     if data.get("ssh_config_file"):
         return [*module, f"--hosts=ssh://{name}", f"--ssh-config={data['ssh_config_file']}"]
     hostname = data.get("ssh_hostname") or name
@@ -225,25 +227,29 @@ def checklist_command(name: str, data: dict[str, Any], s: dict[str, Any]) -> lis
 def next_steps(name: str, data: dict[str, Any], plan: Plan) -> str:
     """The `claude mcp add` lines for this host and the checklist command; never the token."""
     s = plan.settings
-    ssh = ssh_command(name, data)
     port, prefix, user = s["cogmem_http_port"], s["cogmem_prefix"], s["cogmem_user"]
     env_file = f"{prefix}/config/.env.production"
-    read_token = f"{shlex.join(ssh)} grep -m1 ^MCP_HTTP_TOKEN= {env_file} | cut -d'\"' -f2"
-    tunnel = [*ssh[:-1], "-N", "-L", f"{port}:{s['cogmem_http_host']}:{port}", ssh[-1]]
-    local = (data.get("ssh_hostname") or name) in ("127.0.0.1", "localhost", "::1")
-    as_user = ["runuser", "-u", user, "--"] if data.get("ssh_user", "root") == "root" else [
-        "sudo", "-u", user,
+    this_machine = name == "@local"
+    ssh = [] if this_machine else ssh_command(name, data)
+    read_token = shlex.join([*ssh, "grep", "-m1", "^MCP_HTTP_TOKEN=", env_file])
+    read_token += " | cut -d'\"' -f2"
+    local = this_machine or (data.get("ssh_hostname") or name) in ("127.0.0.1", "localhost", "::1")
+    as_root = this_machine or data.get("ssh_user", "root") == "root"
+    as_user = ["runuser", "-u", user, "--"] if as_root else ["sudo", "-u", user]
+    serve = [
+        *as_user, "env", "ENVIRONMENT=production", f"COGMEM_CONFIG_DIR={prefix}/config",
+        f"{prefix}/venv/bin/cognitive-memory", "serve",
     ]  # fmt: skip
-    stdio = [
-        *ssh[:-1], "-T", ssh[-1], *as_user, "env", "ENVIRONMENT=production",
-        f"COGMEM_CONFIG_DIR={prefix}/config", f"{prefix}/venv/bin/cognitive-memory", "serve",
-    ]  # fmt: skip
+    stdio = serve if this_machine else [*ssh[:-1], "-T", ssh[-1], *serve]
+    tunnel = (
+        [] if local else [*ssh[:-1], "-N", "-L", f"{port}:{s['cogmem_http_host']}:{port}", ssh[-1]]
+    )
     lines = [
         "",
         f"--> Cognitive Memory is deployed on {name}. Next steps:",
         "",
         *(
-            ["  1. The host shares this machine's loopback: no tunnel needed."]
+            ["  1. The server is on this machine's loopback: no tunnel needed."]
             if local
             else [
                 "  1. Open a tunnel to the server (keep it running):",
@@ -255,7 +261,7 @@ def next_steps(name: str, data: dict[str, Any], plan: Plan) -> str:
         "  3. Register it in Claude Code:",
         f"       claude mcp add --transport http cognitive-memory http://127.0.0.1:{port}/mcp "
         "--header 'Authorization: Bearer ${COGMEM_TOKEN}'",
-        "     or, without tunnel and token, stdio over SSH:",
+        "     or, without tunnel and token, stdio" + ("" if this_machine else " over SSH") + ":",
         f"       claude mcp add cognitive-memory -- {shlex.join(stdio)}",
         "  4. Check the host against the production checklist:",
         f"       {shlex.join(checklist_command(name, data, s))}",

@@ -121,8 +121,16 @@ def test_the_next_steps_name_commands_but_never_a_secret():
     assert "sk-secret" not in steps
     assert "claude mcp add --transport http cognitive-memory http://127.0.0.1:9000/mcp" in steps
     assert "ssh -p 2222 -N -L 9000:127.0.0.1:9000 root@memory.example.org" in steps
-    assert "grep -m1 ^MCP_HTTP_TOKEN= /opt/cognitive-memory/config/.env.production" in steps
+    assert "grep -m1 '^MCP_HTTP_TOKEN=' /opt/cognitive-memory/config/.env.production" in steps
     assert "--data=cogmem_http_port=9000" in steps
+
+
+def test_on_this_machine_the_steps_need_no_ssh():
+    steps = plan.next_steps("@local", {}, plan.Plan(dict(DEFAULTS), {}, None, "0.1.0", [1]))
+    assert "ssh" not in steps
+    assert "no tunnel needed" in steps
+    assert "--hosts=local://" in steps
+    assert "claude mcp add cognitive-memory -- runuser -u cognitive-memory -- env" in steps
 
 
 def test_the_checklist_gets_every_setting_that_differs():
