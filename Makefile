@@ -5,7 +5,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 EXTRAS ?= dev,deploy,local
 
-.PHONY: demo test lint bench install system-packages clean
+INVENTORY ?= inventory/example_ssh.py
+
+.PHONY: demo test lint bench install system-packages deploy checklist testhost clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +26,18 @@ system-packages:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    debootstrap systemd-container systemd openssh-client iproute2 >/dev/null; }
 
+# The README's first command: a throwaway Debian 13 host, deployed and checked (KEEP=1 keeps it).
 demo: install system-packages
-	$(BIN)/python -m provisioning.demo
+	$(BIN)/python -m provisioning.demo $(if $(KEEP),--keep)
+
+deploy: install   # make deploy INVENTORY=inventory/my_server.py
+	$(BIN)/python -m provisioning deploy $(INVENTORY)
+
+checklist: install   # make checklist HOSTS=ssh://root@server
+	$(BIN)/python -m provisioning.checklist --hosts=$(HOSTS) $(ARGS)
+
+testhost: install system-packages
+	$(BIN)/python -m provisioning.testhost up
 
 test: install system-packages lint
 	$(BIN)/pytest -q -ra

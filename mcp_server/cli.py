@@ -179,7 +179,7 @@ def db_migrate(env: Environment | None = ENV_OPTION) -> None:
     from mcp_server.db import migrator
     from mcp_server.db.connection import connect
 
-    loaded = runtime.load(_set_environment(env), log_level="WARNING")
+    loaded = runtime.load(_set_environment(env), log_level="WARNING", providers=False)
     settings = loaded.settings
     with connect(settings, url=loaded.database_url, autocommit=True) as conn:
         done = migrator.migrate(conn, embedding_dim=settings.embedding.dimension)
@@ -197,7 +197,7 @@ def db_setup(env: Environment = typer.Option(Environment.development, "--env")) 
     from mcp_server import runtime
     from mcp_server.db.connection import create_database_if_missing
 
-    loaded = runtime.load(_set_environment(env), log_level="WARNING")
+    loaded = runtime.load(_set_environment(env), log_level="WARNING", providers=False)
     if create_database_if_missing(loaded.database_url):
         typer.echo(f"created database {loaded.settings.database.name}")
     db_migrate(env)
@@ -214,7 +214,7 @@ def db_status(env: Environment | None = ENV_OPTION) -> None:
     from mcp_server.db import migrator
     from mcp_server.db.connection import connect
 
-    loaded = runtime.load(_set_environment(env), log_level="WARNING")
+    loaded = runtime.load(_set_environment(env), log_level="WARNING", providers=False)
     with connect(loaded.settings, url=loaded.database_url, autocommit=True) as conn:
         conn.execute(migrator._CREATE_LEDGER)
         known = migrator.applied(conn)
@@ -304,7 +304,7 @@ def export_l2(
     from mcp_server.db.embedded import data_dir
     from mcp_server.ops.export import export_l2 as run_export
 
-    loaded = runtime.load(_set_environment(env), log_level="WARNING")
+    loaded = runtime.load(_set_environment(env), log_level="WARNING", providers=False)
     settings = loaded.settings
     target = to or data_dir() / "exports" / f"l2-{settings.environment}"
     with connect(settings, url=loaded.database_url) as conn:

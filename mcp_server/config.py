@@ -218,17 +218,18 @@ def _check_env_file_mode(path: Path) -> None:
         )
 
 
-def _required_variables(settings: Settings) -> list[str]:
-    required = [PROVIDER_KEYS[p] for p in sorted(settings.providers_in_use()) if p in PROVIDER_KEYS]
+def _required_variables(settings: Settings, providers: bool) -> list[str]:
+    used = settings.providers_in_use() if providers else set()
+    required = [PROVIDER_KEYS[p] for p in sorted(used) if p in PROVIDER_KEYS]
     if settings.environment == "production":
         # The embedded cluster is a local convenience; production names its database.
         required.insert(0, "DATABASE_URL")
     return required
 
 
-def _load_secrets(settings: Settings) -> dict[str, str]:
+def _load_secrets(settings: Settings, providers: bool) -> dict[str, str]:
     path = settings.env_file
-    required = _required_variables(settings)
+    required = _required_variables(settings, providers)
     from_process = {k: os.environ[k] for k in SECRET_VARIABLES if os.environ.get(k)}
     needs_file = settings.environment == "production" or any(
         k not in from_process for k in required
@@ -263,9 +264,17 @@ def _format_validation_error(path: Path, environment: str, error: ValidationErro
 
 
 def load_settings(
-    environment: str | None = None, config_dir: Path | None = None, *, secrets: bool = True
+    environment: str | None = None,
+    config_dir: Path | None = None,
+    *,
+    secrets: bool = True,
+    providers: bool = True,
 ) -> Settings:
-    """Read and validate the configuration of one environment; raise on anything wrong."""
+    """Read and validate the configuration of one environment; raise on anything wrong.
+
+    `providers=False` is for work that calls no model (migrations, exports, reports): it
+    does not demand the API keys, so a host can be migrated before the keys are filled in.
+    """
     environment = resolve_environment(environment)
     config_dir = Path(config_dir) if config_dir else default_config_dir()
     path = config_dir / "config.yaml"
@@ -283,7 +292,7 @@ def load_settings(
         raise ConfigurationError(f"Config file {path}: {error}") from None
     _check_environment_rules(settings, path, document)
     if secrets:
-        loaded = _load_secrets(settings)
+        loaded = _load_secrets(settings, providers)
         masked = {name: SecretStr(value) for name, value in loaded.items()}
         settings = settings.model_copy(update={"secrets": masked})
     return settings

@@ -15,10 +15,12 @@ def _local_command() -> list[str]:
     return [installed, "serve"] if installed else [sys.executable, "-m", "mcp_server"]
 
 
-def _remote_command(prefix: str, environment: str) -> list[str]:
-    # Runs as the service user so the mode-600 env files stay readable only by it.
+def _remote_command(prefix: str, environment: str, ssh_host: str) -> list[str]:
+    # Runs as the service user so the mode-600 env files stay readable only by it; Debian's
+    # minimal images have runuser but not always sudo.
+    switch = ["runuser", "-u"] if ssh_host.startswith("root@") else ["sudo", "-u"]
     return [
-        "sudo", "-u", "cognitive-memory",
+        *switch, "cognitive-memory", "--", "env",
         f"ENVIRONMENT={environment}", f"COGMEM_CONFIG_DIR={prefix}/config",
         f"{prefix}/venv/bin/cognitive-memory", "serve",
     ]  # fmt: skip
@@ -72,7 +74,7 @@ def render(*, name: str, url: str, ssh_host: str | None, prefix: str, environmen
         ),
     ]
     if ssh_host:
-        remote = ["ssh", "-T", ssh_host, *_remote_command(prefix, "production")]
+        remote = ["ssh", "-T", ssh_host, *_remote_command(prefix, "production", ssh_host)]
         sections.append(
             _block(
                 f"stdio over SSH to {ssh_host}",

@@ -24,9 +24,11 @@ class Runtime:
     database_url: str
 
 
-def load(environment: str | None = None, *, log_level: str | None = None) -> Runtime:
+def load(
+    environment: str | None = None, *, log_level: str | None = None, providers: bool = True
+) -> Runtime:
     """Load and validate configuration, then route logs (secrets masked) to stderr."""
-    settings = load_settings(environment)
+    settings = load_settings(environment, providers=providers)
     secrets = [value.get_secret_value() for value in settings.secrets.values()]
     # COGMEM_LOG_LEVEL lets a user (or a parent process) quieten or raise one run.
     level = log_level or os.environ.get("COGMEM_LOG_LEVEL") or settings.logging.level

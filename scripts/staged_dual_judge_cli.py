@@ -18,7 +18,7 @@ def main() -> int:
     action.add_argument("--status", action="store_true")
     action.add_argument("--evaluate", action="store_true")
     args = parser.parse_args()
-    loaded = load(log_level="WARNING")
+    loaded = load(log_level="WARNING", providers=False)
     settings = loaded.settings
     if args.evaluate and not settings.evaluation.enabled:
         print("Evaluation is disabled (evaluation.enabled: false in config.yaml): nothing to do.")

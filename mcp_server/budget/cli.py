@@ -29,7 +29,7 @@ def with_database(command):
 
         @user_errors
         def run():
-            loaded = load(log_level="WARNING")
+            loaded = load(log_level="WARNING", providers=False)
             with connect(loaded.settings, url=loaded.database_url) as conn:
                 return command(conn, loaded.settings, *args, **kwargs)
 

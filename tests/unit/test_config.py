@@ -169,3 +169,16 @@ def test_masker_hides_unknown_passwords_in_urls():
     assert masker.mask("postgresql://u:p%40ss@h/db?sslmode=require") == (
         "postgresql://u:***@h/db?sslmode=require"
     )
+
+
+def test_work_without_models_does_not_demand_api_keys(config_dir):
+    write_env(
+        config_dir,
+        "production",
+        PRODUCTION_ENV.replace("sk-test-0123456789abcdef", "your-openai-api-key"),
+    )
+    with pytest.raises(ConfigurationError, match="OPENAI_API_KEY"):
+        load_settings("production", config_dir)
+    settings = load_settings("production", config_dir, providers=False)
+    assert settings.secret("DATABASE_URL").startswith("postgresql://")
+    assert settings.secret("OPENAI_API_KEY") is None
