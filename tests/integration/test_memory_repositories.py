@@ -143,6 +143,66 @@ async def test_keyword_weight_one_returns_word_matches_only(conn):
     assert [hit.id for hit in hits] == [word_match]
 
 
+def words_only(text: str, **overrides) -> dict:
+    """Keyword branch alone; the vector is irrelevant at semantic weight 0."""
+    return query(text, [1.0] * DIM, semantic_weight=0, keyword_weight=1, **overrides)
+
+
+async def test_a_question_finds_insights_that_share_only_some_of_its_words(conn):
+    group = await add_insight(conn, "Caroline went to the LGBTQ support group on Sunday")
+    await add_insight(conn, "Lunch was pasta with tomatoes")
+    question = "When did Caroline go to the support group?"
+    hits = await l2.hybrid_search(conn, **words_only(question))
+    assert [hit.id for hit in hits] == [group]
+    assert hits[0].keyword_rank == 1
+    # Matching every word (websearch_to_tsquery, the former behaviour) finds nothing.
+    assert await l2.hybrid_search(conn, **words_only(question, keyword_match="all")) == []
+
+
+async def test_insights_with_more_of_the_query_words_rank_higher(conn):
+    one = await add_insight(conn, "pyinfra runs the deploy")
+    two = await add_insight(conn, "pyinfra deploys PostgreSQL on Debian")
+    hits = await l2.hybrid_search(conn, **words_only("pyinfra PostgreSQL"))
+    assert [hit.id for hit in hits] == [two, one]
+
+
+async def common_words_table(conn) -> int:
+    """40 insights sharing 'the', 'user' and 'said', one about pyinfra; ANALYZEd."""
+    for i in range(40):
+        await add_insight(conn, f"the user said the thing number {i} to the user")
+    rare = await add_insight(conn, "the user deploys with pyinfra")
+    await conn.execute("ANALYZE l2_insights")
+    return rare
+
+
+async def test_words_most_insights_share_are_left_out_of_the_keyword_match(conn):
+    rare = await common_words_table(conn)
+    # 'the' and 'user' are in every insight: matching them would rank all 41, the ones
+    # repeating them first. Left out, only the insight with the rare word matches.
+    hits = await l2.hybrid_search(conn, **words_only("did the user mention pyinfra"))
+    assert [hit.id for hit in hits] == [rare]
+
+
+async def test_a_query_of_common_words_only_matches_insights_holding_all_of_them(conn):
+    rare = await common_words_table(conn)
+    hits = await l2.hybrid_search(conn, **words_only("user deploys", top_k=50))
+    assert [hit.id for hit in hits] == [rare]  # 'deploys' is rare: any-word match
+    hits = await l2.hybrid_search(conn, **words_only("the user said", top_k=50))
+    assert len(hits) == 40 and rare not in {hit.id for hit in hits}
+
+
+@pytest.mark.parametrize("text", ["?!", "   ", "it's a \\ & | ! <-> :* (x) 'quoted' \"q\""])
+async def test_any_query_text_is_safe_and_wordless_text_matches_nothing(conn, text):
+    await add_insight(conn, "it is quoted text with an x")
+    hits = await l2.hybrid_search(conn, **words_only(text))
+    if text.strip("?! "):
+        assert hits and hits[0].keyword_rank == 1
+    else:
+        assert hits == []  # no words: no tsquery, no keyword rows, no error
+    # The vector branch still answers.
+    assert len(await l2.hybrid_search(conn, **query(text, await embed("quoted text")))) == 1
+
+
 async def load_insights(conn, count: int) -> None:
     embedder = HashingEmbedder(dimension=DIM)
     texts = [f"note {i} about topic {i % 17} and item {i * 7919 % 1000}" for i in range(count)]

