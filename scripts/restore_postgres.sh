@@ -38,57 +38,12 @@ env_file="$config_dir/.env.$environment"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# The same DATABASE_URL parsing as backup_postgres.sh (URL, percent-encoding, ?sslmode=...).
-python=${COGMEM_PYTHON:-$(command -v python3)}
-"$python" - "$env_file" "$work/pgpass" > "$work/connection" <<'PYTHON'
-import re, shlex, sys
-from urllib.parse import parse_qsl, unquote, urlsplit
-
-env_file, passfile = sys.argv[1], sys.argv[2]
-url = None
-for line in open(env_file, encoding="utf-8"):
-    match = re.match(r"^\s*(?:export\s+)?DATABASE_URL\s*=\s*(.*?)\s*$", line)
-    if match:
-        raw = match.group(1)
-        if len(raw) >= 2 and raw[0] == raw[-1] == '"':
-            raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
-        elif len(raw) >= 2 and raw[0] == raw[-1] == "'":
-            raw = raw[1:-1]
-        url = raw
-if not url:
-    sys.exit(f"error: no DATABASE_URL in {env_file}")
-parts = urlsplit(url)
-if parts.scheme not in ("postgresql", "postgres"):
-    sys.exit(f"error: DATABASE_URL in {env_file} is not a postgresql:// URL")
-names = {
-    "sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT", "sslcert": "PGSSLCERT",
-    "sslkey": "PGSSLKEY", "sslcrl": "PGSSLCRL", "connect_timeout": "PGCONNECT_TIMEOUT",
-    "application_name": "PGAPPNAME", "options": "PGOPTIONS", "host": "PGHOST",
-    "port": "PGPORT", "user": "PGUSER", "dbname": "PGDATABASE",
-    "target_session_attrs": "PGTARGETSESSIONATTRS", "gssencmode": "PGGSSENCMODE",
-    "channel_binding": "PGCHANNELBINDING", "sslnegotiation": "PGSSLNEGOTIATION",
-}
-env = {
-    "PGHOST": parts.hostname or "", "PGPORT": str(parts.port or ""),
-    "PGUSER": unquote(parts.username or ""), "PGDATABASE": unquote(parts.path.lstrip("/")),
-}
-for key, value in parse_qsl(parts.query, keep_blank_values=True):
-    if key not in names:
-        sys.exit(f"error: DATABASE_URL parameter {key!r} is not supported here")
-    env[names[key]] = value
-if not env["PGDATABASE"]:
-    sys.exit(f"error: DATABASE_URL in {env_file} names no database")
-password = unquote(parts.password) if parts.password else ""
-def field(value):
-    return (value or "*").replace("\\", "\\\\").replace(":", "\\:")
-with open(passfile, "w", encoding="utf-8") as handle:
-    handle.write(":".join(field(v) for v in (env["PGHOST"], env["PGPORT"], env["PGDATABASE"],
-                                                env["PGUSER"], password)) + "\n")
-env["PGPASSFILE"] = passfile
-for key, value in env.items():
-    if value:
-        print(f"export {key}={shlex.quote(value)}")
-PYTHON
+# DATABASE_URL -> libpq environment (PGHOST, PGPORT, PGUSER, PGDATABASE, PGSSLMODE, ...) and a
+# mode-600 passfile, parsed by psycopg in the app's own virtualenv.
+here=$(cd "$(dirname "$0")" && pwd)
+python=${COGMEM_PYTHON:-$here/../venv/bin/python}
+[ -x "$python" ] || python=$(command -v python3)
+"$python" -m mcp_server.ops.libpq_env "$env_file" "$work/pgpass" > "$work/connection"
 # shellcheck disable=SC1091
 . "$work/connection"
 

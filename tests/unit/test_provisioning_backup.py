@@ -91,10 +91,27 @@ def test_old_dumps_go_and_recent_ones_stay(appliance):
 
 
 @pytest.mark.parametrize("script", ["backup_postgres.sh", "restore_postgres.sh"])
-def test_the_password_never_reaches_a_command_line(script):
+def test_the_scripts_take_the_connection_only_from_the_shared_parser(script):
     text = (SCRIPTS / script).read_text()
-    assert "PGPASSWORD" not in text and "PGPASSFILE" in text
-    assert '-d "$DATABASE_URL"' not in text
+    assert "-m mcp_server.ops.libpq_env" in text
+    assert "PGPASSWORD" not in text and 'DATABASE_URL"' not in text
+
+
+def test_the_password_goes_to_a_mode_600_passfile_not_to_the_environment(tmp_path):
+    from mcp_server.ops import libpq_env
+
+    env_file = tmp_path / ".env.production"
+    env_file.write_text(
+        'DATABASE_URL="postgresql://mcp_user:p%3Ass@[::1]:5433/cm?sslmode=require"\n'
+    )
+    env, password = libpq_env.parse(str(env_file))
+    assert env == {"PGUSER": "mcp_user", "PGHOST": "::1", "PGPORT": "5433",
+                   "PGDATABASE": "cm", "PGSSLMODE": "require"}  # fmt: skip
+    assert password == "p:ss"
+    passfile = tmp_path / "pgpass"
+    libpq_env.write_passfile(str(passfile), env, password)
+    assert passfile.stat().st_mode & 0o777 == 0o600
+    assert passfile.read_text() == "\\:\\:1:5433:cm:mcp_user:p\\:ss\n"
 
 
 def test_a_bad_environment_is_refused(appliance):
@@ -109,4 +126,4 @@ def test_an_unknown_url_parameter_is_named(appliance, tmp_path):
     (tmp_path / "config" / ".env.development").write_text(f"DATABASE_URL={url}&fancy=1\n")
     result = run("backup_postgres.sh", env)
     assert result.returncode != 0
-    assert "'fancy'" in result.stderr
+    assert "fancy" in result.stderr

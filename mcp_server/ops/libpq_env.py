@@ -1,0 +1,82 @@
+"""DATABASE_URL of an env file as libpq environment variables plus a passfile.
+
+    python -m mcp_server.ops.libpq_env ENV_FILE PASSFILE   # prints `export PG...=...` lines
+
+For pg_dump and pg_restore in the backup scripts: psycopg parses the URL (percent-encoding,
+IPv6 hosts, `?sslmode=` and friends), dotenv reads the file exactly as the server does, and
+the password goes to a mode-600 passfile, never to a command line or the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+
+import psycopg
+from dotenv import dotenv_values
+from psycopg.conninfo import conninfo_to_dict
+
+# conninfo keyword -> the libpq environment variable that carries it.
+LIBPQ_ENV = {
+    "host": "PGHOST", "hostaddr": "PGHOSTADDR", "port": "PGPORT", "user": "PGUSER",
+    "dbname": "PGDATABASE", "sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT",
+    "sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY", "sslcrl": "PGSSLCRL",
+    "sslnegotiation": "PGSSLNEGOTIATION", "channel_binding": "PGCHANNELBINDING",
+    "gssencmode": "PGGSSENCMODE", "connect_timeout": "PGCONNECT_TIMEOUT",
+    "application_name": "PGAPPNAME", "options": "PGOPTIONS",
+    "target_session_attrs": "PGTARGETSESSIONATTRS",
+}  # fmt: skip
+
+
+class UrlError(ValueError):
+    pass
+
+
+def parse(env_file: str) -> tuple[dict[str, str], str]:
+    """(libpq environment, password) of the DATABASE_URL in `env_file`."""
+    url = dotenv_values(env_file).get("DATABASE_URL")
+    if not url:
+        raise UrlError(f"no DATABASE_URL in {env_file}")
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError as error:
+        raise UrlError(f"DATABASE_URL in {env_file}: {error}") from None
+    password = str(params.pop("password", "") or "")
+    unsupported = sorted(set(params) - set(LIBPQ_ENV))
+    if unsupported:
+        raise UrlError(f"DATABASE_URL parameter {unsupported[0]!r} is not supported here")
+    if not params.get("dbname"):
+        raise UrlError(f"DATABASE_URL in {env_file} names no database")
+    return {LIBPQ_ENV[key]: str(value) for key, value in params.items() if value}, password
+
+
+def _passfile_field(value: str) -> str:
+    return (value or "*").replace("\\", "\\\\").replace(":", "\\:")
+
+
+def write_passfile(path: str, env: dict[str, str], password: str) -> None:
+    fields = [env.get(k, "") for k in ("PGHOST", "PGPORT", "PGDATABASE", "PGUSER")] + [password]
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(":".join(_passfile_field(v) for v in fields) + "\n")
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m mcp_server.ops.libpq_env ENV_FILE PASSFILE", file=sys.stderr)
+        return 2
+    env_file, passfile = argv
+    try:
+        env, password = parse(env_file)
+    except (UrlError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    write_passfile(passfile, env, password)
+    for key, value in {**env, "PGPASSFILE": passfile}.items():
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
