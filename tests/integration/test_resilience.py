@@ -11,7 +11,7 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
-from tests.conftest import REPO
+from tests.conftest import REPO, stop_cluster
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -48,7 +48,11 @@ def test_tool_calls_fail_clearly_during_an_outage_and_work_after_it(config_dir, 
             return before, during, refused, outage_answer_s, after, stored
 
     turn = {"session_id": "outage", "speaker": "user", "content": "still there?"}
-    before, during, refused, outage_answer_s, after, stored = anyio.run(scenario)
+    try:
+        before, during, refused, outage_answer_s, after, stored = anyio.run(scenario)
+    finally:
+        # The restarted cluster belongs to no server handle any more: stop it ourselves.
+        stop_cluster(data / "pgdata")
     assert before["database_reachable"] is True
     assert during["database_reachable"] is False
     assert during["status"] == "degraded"
