@@ -216,7 +216,6 @@ def db_status(env: Environment | None = ENV_OPTION) -> None:
 
     loaded = runtime.load(_set_environment(env), log_level="WARNING", providers=False)
     with connect(loaded.settings, url=loaded.database_url, autocommit=True) as conn:
-        conn.execute(migrator._CREATE_LEDGER)
         known = migrator.applied(conn)
     table = Table(title=f"{loaded.settings.database.name} migrations")
     for column in ("version", "name", "state"):

@@ -70,6 +70,8 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 
 
 def applied(conn: psycopg.Connection) -> dict[int, tuple[str, str]]:
+    """{version: (name, checksum)} of what this database has applied (none on a new one)."""
+    conn.execute(_CREATE_LEDGER)
     rows = conn.execute("SELECT version, name, checksum FROM schema_migrations").fetchall()
     return {version: (name, checksum) for version, name, checksum in rows}
 
@@ -92,7 +94,6 @@ def _check_unchanged(known: dict[int, tuple[str, str]], migrations: list[Migrati
 
 
 def pending(conn: psycopg.Connection, migrations: list[Migration]) -> list[Migration]:
-    conn.execute(_CREATE_LEDGER)
     known = applied(conn)
     _check_unchanged(known, migrations)
     return [m for m in migrations if m.version not in known]
