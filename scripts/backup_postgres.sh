@@ -26,24 +26,20 @@ while [ $# -gt 0 ]; do
         *) echo "error: unknown argument: $1" >&2; usage 2 >&2 ;;
     esac
 done
-case $environment in production|development) ;; *)
-    echo "error: Invalid ENVIRONMENT value: '$environment'. Must be one of: development, production" >&2
-    exit 2 ;;
-esac
 case $keep_days in ''|*[!0-9]*|0) echo "error: retention must be a whole number of days >= 1" >&2; exit 2 ;; esac
-env_file="$config_dir/.env.$environment"
-[ -r "$env_file" ] || { echo "error: cannot read $env_file (run as the service user or root)" >&2; exit 2; }
 [ -d "$backup_dir" ] || { echo "error: backup folder $backup_dir does not exist" >&2; exit 2; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# DATABASE_URL -> libpq environment (PGHOST, PGPORT, PGUSER, PGDATABASE, PGSSLMODE, ...) and a
-# mode-600 passfile, parsed by psycopg in the app's own virtualenv.
+# The environment's DATABASE_URL -> libpq environment (PGHOST, PGPORT, PGUSER, PGDATABASE,
+# PGSSLMODE, ...) and a mode-600 passfile; the app's own code checks the environment name and
+# parses the URL (psycopg), in the app's virtualenv.
 here=$(cd "$(dirname "$0")" && pwd)
 python=${COGMEM_PYTHON:-$here/../venv/bin/python}
 [ -x "$python" ] || python=$(command -v python3)
-"$python" -m mcp_server.ops.libpq_env "$env_file" "$work/pgpass" > "$work/connection"
+"$python" -m mcp_server.ops.libpq_env "$environment" "$config_dir" "$work/pgpass" \
+    > "$work/connection" || exit 2
 # shellcheck disable=SC1091
 . "$work/connection"
 

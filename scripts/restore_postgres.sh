@@ -28,22 +28,18 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$dump" ] || { echo "error: which dump? restore_postgres.sh DUMP_FILE" >&2; exit 2; }
 [ -r "$dump" ] || { echo "error: cannot read $dump" >&2; exit 2; }
-case $environment in production|development) ;; *)
-    echo "error: Invalid ENVIRONMENT value: '$environment'. Must be one of: development, production" >&2
-    exit 2 ;;
-esac
-env_file="$config_dir/.env.$environment"
-[ -r "$env_file" ] || { echo "error: cannot read $env_file (run as the service user or root)" >&2; exit 2; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# DATABASE_URL -> libpq environment (PGHOST, PGPORT, PGUSER, PGDATABASE, PGSSLMODE, ...) and a
-# mode-600 passfile, parsed by psycopg in the app's own virtualenv.
+# The environment's DATABASE_URL -> libpq environment (PGHOST, PGPORT, PGUSER, PGDATABASE,
+# PGSSLMODE, ...) and a mode-600 passfile; the app's own code checks the environment name and
+# parses the URL (psycopg), in the app's virtualenv.
 here=$(cd "$(dirname "$0")" && pwd)
 python=${COGMEM_PYTHON:-$here/../venv/bin/python}
 [ -x "$python" ] || python=$(command -v python3)
-"$python" -m mcp_server.ops.libpq_env "$env_file" "$work/pgpass" > "$work/connection"
+"$python" -m mcp_server.ops.libpq_env "$environment" "$config_dir" "$work/pgpass" \
+    > "$work/connection" || exit 2
 # shellcheck disable=SC1091
 . "$work/connection"
 

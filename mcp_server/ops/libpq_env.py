@@ -1,6 +1,6 @@
-"""DATABASE_URL of an env file as libpq environment variables plus a passfile.
+"""An environment's DATABASE_URL as libpq environment variables plus a passfile.
 
-    python -m mcp_server.ops.libpq_env ENV_FILE PASSFILE   # prints `export PG...=...` lines
+    python -m mcp_server.ops.libpq_env ENVIRONMENT CONFIG_DIR PASSFILE   # prints `export PG...`
 
 For pg_dump and pg_restore in the backup scripts: psycopg parses the URL (percent-encoding,
 IPv6 hosts, `?sslmode=` and friends), dotenv reads the file exactly as the server does, and
@@ -12,10 +12,13 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from pathlib import Path
 
 import psycopg
 from dotenv import dotenv_values
 from psycopg.conninfo import conninfo_to_dict
+
+from mcp_server.config import ConfigurationError, env_file_path, resolve_environment
 
 # conninfo keyword -> the libpq environment variable that carries it.
 LIBPQ_ENV = {
@@ -62,14 +65,25 @@ def write_passfile(path: str, env: dict[str, str], password: str) -> None:
         handle.write(":".join(_passfile_field(v) for v in fields) + "\n")
 
 
+def env_file_of(environment: str, config_dir: str) -> str:
+    """The readable env file of a valid environment, or a clear error."""
+    path = env_file_path(Path(config_dir), resolve_environment(environment))
+    if not os.access(path, os.R_OK):
+        raise UrlError(f"cannot read {path} (run as the service user or root)")
+    return str(path)
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m mcp_server.ops.libpq_env ENV_FILE PASSFILE", file=sys.stderr)
+    if len(argv) != 3:
+        print(
+            "usage: python -m mcp_server.ops.libpq_env ENVIRONMENT CONFIG_DIR PASSFILE",
+            file=sys.stderr,
+        )
         return 2
-    env_file, passfile = argv
+    environment, config_dir, passfile = argv
     try:
-        env, password = parse(env_file)
-    except (UrlError, OSError) as error:
+        env, password = parse(env_file_of(environment, config_dir))
+    except (UrlError, ConfigurationError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     write_passfile(passfile, env, password)
