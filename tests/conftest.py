@@ -34,6 +34,12 @@ def stop_cluster(pgdata: Path) -> None:
         atexit.unregister(server._cleanup)
 
 
+@pytest.fixture(scope="session")
+def anyio_backend():
+    """Async tests run on asyncio, as the server does."""
+    return "asyncio"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def embedded_data_dir(tmp_path_factory):
     """One private cluster for the whole run, never the user's own data folder."""

@@ -18,7 +18,6 @@ import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import psycopg
 import pytest
 import yaml
 from mcp import Client, StdioServerParameters
@@ -27,15 +26,10 @@ from mcp_server.client import connect
 from mcp_server.config import SECRET_VARIABLES
 from tests.conftest import REPO
 from tests.support.commands import cognitive_memory
+from tests.support.memory_schema import TOOLS, row_counts
 from tests.support.net import free_port
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(180)]
-TABLES = ("l0_raw", "l2_insights", "working_memory", "stale_memory", "episode_memory")
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
 
 
 @pytest.fixture
@@ -123,11 +117,6 @@ async def read(client: Client, uri: str) -> dict:
     return json.loads(content.text)
 
 
-def counts(url: str) -> dict[str, int]:
-    with psycopg.connect(url) as conn:
-        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
-
-
 async def test_a_session_stores_compresses_searches_and_evicts(
     session, server_env, record_property
 ):
@@ -139,7 +128,7 @@ async def test_a_session_stores_compresses_searches_and_evicts(
         print(f"\ncold start (to first tool answer): {cold_start_s:.2f} s")
 
         tools = (await client.list_tools()).tools
-        assert len(tools) == 8
+        assert {tool.name for tool in tools} == TOOLS
         templates = (await client.list_resource_templates()).resource_templates
         assert len(templates) == 5
         assert (await client.list_resources()).resources == []
@@ -207,10 +196,10 @@ BAD_CALLS = [
 async def test_bad_input_is_refused_and_nothing_is_written(session, server_env, database_url):
     async with session(server_env) as client:
         await call(client, "ping")
-        before = counts(database_url)
+        before = row_counts(database_url)
         for tool, arguments in BAD_CALLS:
             result = await client.call_tool(tool, arguments)
             assert result.is_error, (tool, arguments)
             assert result.content[0].text.startswith(f"Error executing tool {tool}: ")
-        assert counts(database_url) == before
+        assert row_counts(database_url) == before
         assert (await call(client, "ping"))["status"] == "ok"

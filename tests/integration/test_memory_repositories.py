@@ -19,11 +19,6 @@ UTC = dt.UTC
 
 
 @pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture
 async def conn(migrated_database):
     _, url = migrated_database
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:

@@ -12,24 +12,9 @@ from mcp_types import INVALID_PARAMS
 
 from mcp_server.runtime import Runtime
 from mcp_server.server import build_server
+from tests.support.memory_schema import TOOLS, row_counts
 
 pytestmark = pytest.mark.anyio
-TABLES = ("l0_raw", "l2_insights", "working_memory", "stale_memory", "episode_memory")
-TOOLS = {
-    "ping",
-    "store_raw_dialogue",
-    "compress_to_l2_insight",
-    "hybrid_search",
-    "update_working_memory",
-    "store_episode",
-    "store_dual_judge_scores",
-    "get_golden_test_results",
-}
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
 
 
 def with_section(settings, section: str, **values):
@@ -50,11 +35,6 @@ async def client(database):
     settings, url = database
     async with Client(build_server(Runtime(settings, url)), cache=None) as connected:
         yield connected
-
-
-def counts(url: str) -> dict[str, int]:
-    with psycopg.connect(url) as conn:
-        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
 
 
 async def call(client: Client, tool: str, **arguments) -> dict:
@@ -148,7 +128,7 @@ async def test_dialogue_to_insight_to_search(client, database):
     assert [r["id"] for r in resource["results"]] == [insight["id"]]
     recent = await read(client, "memory://l2-insights")
     assert len(recent["results"]) == 2
-    assert counts(url)["l2_insights"] == 2
+    assert row_counts(url)["l2_insights"] == 2
 
 
 async def test_search_with_a_caller_supplied_embedding(client):
@@ -289,10 +269,10 @@ async def test_bad_input_is_a_clear_error_and_writes_nothing(
     client, database, tool, arguments, fragment
 ):
     _, url = database
-    before = counts(url)
+    before = row_counts(url)
     message = await refused(client, tool, **arguments)
     assert fragment in message
-    assert counts(url) == before
+    assert row_counts(url) == before
     assert (await call(client, "ping"))["status"] == "ok"
 
 
@@ -304,7 +284,7 @@ async def test_unknown_source_ids_are_named_and_nothing_is_stored(client, databa
         client, "compress_to_l2_insight", content="insight", source_ids=[turn["id"], *missing]
     )
     assert f"Unknown source ids (not in l0_raw): {turn['id'] + 5}, {turn['id'] + 100}" in message
-    assert counts(url)["l2_insights"] == 0
+    assert row_counts(url)["l2_insights"] == 0
 
 
 async def test_sql_looking_text_is_stored_verbatim_and_harmless(client, database):

@@ -26,11 +26,6 @@ DELAYS = [0.05, 0.05, 0.05]
 
 
 @pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture
 def server():
     with fake_model_server() as running:
         yield running

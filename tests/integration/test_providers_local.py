@@ -27,11 +27,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def embedder() -> LocalEmbedder:
     # One model load for the module: loading torch takes seconds.

@@ -33,11 +33,6 @@ INSIGHTS = [
 QUERY = "A kitten was resting atop a rug"  # no word in common with the first insight
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
 async def test_a_related_query_without_shared_words_ranks_the_right_insight_first(
     fresh_database,
 ):

@@ -8,7 +8,6 @@ which marks a crash), an error must write nothing, and the server must keep serv
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 from anyio.from_thread import start_blocking_portal
 from hypothesis import HealthCheck, event, given, settings
@@ -18,18 +17,7 @@ from pydantic_core import PydanticSerializationError
 
 from mcp_server.runtime import Runtime
 from mcp_server.server import build_server
-
-TABLES = ("l0_raw", "l2_insights", "working_memory", "stale_memory", "episode_memory")
-TOOLS = [
-    "ping",
-    "store_raw_dialogue",
-    "compress_to_l2_insight",
-    "hybrid_search",
-    "update_working_memory",
-    "store_episode",
-    "store_dual_judge_scores",
-    "get_golden_test_results",
-]
+from tests.support.memory_schema import TOOLS, row_counts
 
 # Text a model or a broken client might send: ordinary Unicode, control characters
 # (NUL included) and lone surrogates.
@@ -109,12 +97,7 @@ def served(migrated_database):
         yield portal, client, url
 
 
-def counts(url: str) -> dict[str, int]:
-    with psycopg.connect(url) as conn:
-        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
-
-
-@pytest.mark.parametrize("tool", TOOLS)
+@pytest.mark.parametrize("tool", sorted(TOOLS))
 def test_any_arguments_end_in_a_result_or_a_clear_error(served, tool):
     portal, client, url = served
     listed = {t.name: t for t in portal.call(client.list_tools).tools}
@@ -123,18 +106,18 @@ def test_any_arguments_end_in_a_result_or_a_clear_error(served, tool):
     @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
     @given(arguments_for(schema))
     def check(arguments):
-        before = counts(url)
+        before = row_counts(url)
         try:
             result = portal.call(client.call_tool, tool, arguments)
         except (UnicodeEncodeError, PydanticSerializationError):
             # The client itself cannot encode a lone surrogate in a key: nothing was sent.
-            assert counts(url) == before
+            assert row_counts(url) == before
             return
         event("tool error" if result.is_error else "result")
         if result.is_error:
             message = result.content[0].text
             assert message.startswith(f"Error executing tool {tool}: "), message
-            assert counts(url) == before, arguments
+            assert row_counts(url) == before, arguments
         else:
             assert result.structured_content is not None
 

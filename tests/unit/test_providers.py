@@ -28,11 +28,6 @@ ANTHROPIC_KEY = "sk-ant-test-unit-0123456789"
 
 
 @pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture
 def server():
     with fake_model_server() as running:
         yield running
