@@ -175,11 +175,19 @@ def mcp_config(
 @user_errors
 def db_migrate(env: Environment | None = ENV_OPTION) -> None:
     """Apply pending migrations to this environment's database."""
+    _migrate(_load_for_database_work(env))
+
+
+def _load_for_database_work(env: Environment | None):
     from mcp_server import runtime
+
+    return runtime.load(_set_environment(env), log_level="WARNING", providers=False)
+
+
+def _migrate(loaded) -> None:
     from mcp_server.db import migrator
     from mcp_server.db.connection import connect
 
-    loaded = runtime.load(_set_environment(env), log_level="WARNING", providers=False)
     settings = loaded.settings
     with connect(settings, url=loaded.database_url, autocommit=True) as conn:
         done = migrator.migrate(conn, embedding_dim=settings.embedding.dimension)
@@ -194,13 +202,12 @@ def db_migrate(env: Environment | None = ENV_OPTION) -> None:
 @user_errors
 def db_setup(env: Environment = typer.Option(Environment.development, "--env")) -> None:
     """Create this environment's database if needed (embedded or DATABASE_URL) and migrate it."""
-    from mcp_server import runtime
     from mcp_server.db.connection import create_database_if_missing
 
-    loaded = runtime.load(_set_environment(env), log_level="WARNING", providers=False)
+    loaded = _load_for_database_work(env)
     if create_database_if_missing(loaded.database_url):
         typer.echo(f"created database {loaded.settings.database.name}")
-    db_migrate(env)
+    _migrate(loaded)
 
 
 @db_app.command("status")
@@ -210,11 +217,10 @@ def db_status(env: Environment | None = ENV_OPTION) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from mcp_server import runtime
     from mcp_server.db import migrator
     from mcp_server.db.connection import connect
 
-    loaded = runtime.load(_set_environment(env), log_level="WARNING", providers=False)
+    loaded = _load_for_database_work(env)
     with connect(loaded.settings, url=loaded.database_url, autocommit=True) as conn:
         known = migrator.applied(conn)
     table = Table(title=f"{loaded.settings.database.name} migrations")
@@ -298,12 +304,11 @@ def export_l2(
     """Export L2 insights as JSON Lines and commit them to a git repository (cron, 03:00)."""
     import json
 
-    from mcp_server import runtime
     from mcp_server.db.connection import connect
     from mcp_server.db.embedded import data_dir
     from mcp_server.ops.export import export_l2 as run_export
 
-    loaded = runtime.load(_set_environment(env), log_level="WARNING", providers=False)
+    loaded = _load_for_database_work(env)
     settings = loaded.settings
     target = to or data_dir() / "exports" / f"l2-{settings.environment}"
     with connect(settings, url=loaded.database_url) as conn:

@@ -205,8 +205,9 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
 def _is_placeholder(value: str | None) -> bool:
     if value is None or not value.strip():
         return True
+    # "your-" anywhere also catches templates like postgresql://user:your-password@host/db.
     lowered = value.strip().lower()
-    return lowered.startswith("your-") or lowered.endswith("-here") or "your-" in lowered
+    return "your-" in lowered or lowered.endswith("-here")
 
 
 def _check_env_file_mode(path: Path) -> None:
