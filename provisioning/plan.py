@@ -23,6 +23,7 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.state import BaseStateCallback
 from pyinfra.facts.server import LinuxDistribution
 
+from provisioning import offsite
 from provisioning import settings as config
 from provisioning.facts import HostSecrets
 from provisioning.operations import quiet_fact
@@ -97,10 +98,16 @@ def wheel_contents(wheel: Path) -> tuple[str, list[int]]:
 # --- before anything changes -------------------------------------------------------------------
 
 
-def prepare() -> Plan:
-    """Check everything that can be checked before a change; raise a one-line error otherwise."""
+def prepare() -> Plan | None:
+    """Check everything that can be checked before a change; raise a one-line error otherwise.
+
+    None on a backup host (inventory group backup_hosts): it gets no appliance.
+    """
     try:
         s = config.resolve(host.data.dict(), source=f"host data of {host.name}")
+        if offsite.is_backup_host():
+            return None
+        offsite.target(s)  # the backup host named is in the inventory
         config.check_distribution(s, host.get_fact(LinuxDistribution), f"host {host.name}")
         deployer = config.deployer_secrets(s)
         wheel = Path(s["cogmem_wheel"]) if s["cogmem_wheel"] else build_wheel()
@@ -192,7 +199,7 @@ def ssh_command(name: str, data: dict[str, Any]) -> list[str]:
 # Settings the checklist does not look at (how the app got there, not what it is).
 _NOT_CHECKED = {
     "cogmem_wheel", "cogmem_wheelhouse", "cogmem_pip_index_url", "cogmem_ca_certificates",
-    "cogmem_secrets_file", "cogmem_restore_dump",
+    "cogmem_secrets_file", "cogmem_restore_dump", "cogmem_restore_from",
 }  # fmt: skip
 
 

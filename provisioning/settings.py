@@ -239,6 +239,49 @@ def check(s: dict[str, Any], source: str = "settings") -> None:
     for path in s["cogmem_ca_certificates"]:
         if not Path(path).is_file():
             _fail(source, "cogmem_ca_certificates", path, "is not a file on this machine")
+    check_offsite(s, source)
+
+
+# A pgBackRest recovery target time: date, time, optional fraction and zone.
+_RESTORE_TIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?( ?([+-]\d{2}(:?\d{2})?|Z|UTC))?$"
+)
+RESTORE_SOURCES = ("dump", "latest")
+
+
+def check_offsite(s: dict[str, Any], source: str) -> None:
+    """The off-host backup and recovery settings (see provisioning/defaults.yml)."""
+    for key in ("cogmem_backup_host", "cogmem_backup_host_address"):
+        if s[key] and not _HOSTNAME.match(s[key]):
+            _fail(source, key, s[key], "must be a host name or an IP address")
+    if not 0 <= s["cogmem_backup_host_port"] <= 65535:
+        _fail(source, "cogmem_backup_host_port", s["cogmem_backup_host_port"], "is no TCP port")
+    if not _SYSTEM_USER.match(s["cogmem_backup_account"]) or s["cogmem_backup_account"] == "root":
+        _fail(source, "cogmem_backup_account", s["cogmem_backup_account"], "is not a user name")
+    root = s["cogmem_backup_root"]
+    if not _ABSOLUTE_PATH.match(root) or root.rstrip("/") in ("", "/usr", "/etc", "/var", "/srv"):
+        _fail(source, "cogmem_backup_root", root, "must be an absolute path of its own")
+    if s["cogmem_backup_name"] and not re.fullmatch(
+        r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", s["cogmem_backup_name"]
+    ):
+        _fail(source, "cogmem_backup_name", s["cogmem_backup_name"], "must be letters, digits, ._-")
+    if s["cogmem_pitr_archive_timeout"] < 1:
+        _fail(source, "cogmem_pitr_archive_timeout", s["cogmem_pitr_archive_timeout"], "< 1")
+    for key in ("cogmem_pitr_retention_full", "cogmem_pitr_retention_diff"):
+        if s[key] < 1:
+            _fail(source, key, s[key], "must be at least 1")
+    wanted = s["cogmem_restore_from"]
+    if wanted and wanted not in RESTORE_SOURCES and not _RESTORE_TIME.match(wanted):
+        _fail(
+            source,
+            "cogmem_restore_from",
+            wanted,
+            'must be dump, latest or a time like "2026-11-26 01:30:00+00"',
+        )
+    if wanted and not s["cogmem_backup_host"]:
+        _fail(source, "cogmem_restore_from", wanted, "needs cogmem_backup_host (where from?)")
+    if wanted and s["cogmem_restore_dump"]:
+        _fail(source, "cogmem_restore_from", wanted, "and cogmem_restore_dump: choose one")
 
 
 def _is_address(value: str, allow_list: bool) -> bool:

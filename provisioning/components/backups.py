@@ -13,6 +13,7 @@ from provisioning.settings import REPO
 SCRIPTS = (
     "backup_postgres.sh",
     "restore_postgres.sh",
+    "offsite_sync.sh",
     "export_l2_insights.py",
     "staged_dual_judge_cli.py",
 )

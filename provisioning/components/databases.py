@@ -5,6 +5,7 @@ from __future__ import annotations
 from pyinfra.api import deploy
 from pyinfra.operations import postgres
 
+from provisioning import offsite
 from provisioning.components import DEFAULTS, settings
 from provisioning.operations import (
     extension,
@@ -60,6 +61,11 @@ def databases(migration_versions: list[int]) -> None:
             name=f"Restore {s['cogmem_restore_dump']} into {s['cogmem_db_name']} if it is new",
             settings=s,
             dump=s["cogmem_restore_dump"],
+        )
+    if s["cogmem_restore_from"] == "dump":
+        offsite.dump_restore(
+            name=f"Restore the newest dump on {s['cogmem_backup_host']} if the database is new",
+            settings=s,
         )
     for environment, database in environments.items():
         migrations(
