@@ -17,7 +17,7 @@ from typing import Any
 from pyinfra import host, state
 from pyinfra.api import FactBase, OperationError, StringCommand, operation
 from pyinfra.api.host import Host
-from pyinfra.facts.files import File, FileContents
+from pyinfra.facts.files import Directory, File, FileContents
 
 from provisioning.facts import AppliedMigrations, psql_as_postgres
 from provisioning.settings import SettingsError, resolve
@@ -175,11 +175,12 @@ def authorize_appliances(account: str, home: str):
                 continue
             yield StringCommand(f"echo {shlex.quote(line)} >> {shlex.quote(path)}")
             present.add(line)
-        folder = where.folder
         for sub in ("", "/pgbackrest", "/postgres", "/l2-exports"):
-            yield StringCommand(
-                "install", "-d", "-m", "700", "-o", account, "-g", account, f"{folder}{sub}"
-            )
+            folder = f"{where.folder}{sub}"
+            found = host.get_fact(Directory, path=folder)
+            if found and (found["user"], found["group"], found["mode"]) == (account, account, 700):
+                continue
+            yield StringCommand("install", "-d", "-m", "700", "-o", account, "-g", account, folder)
 
 
 @operation()

@@ -1,14 +1,16 @@
-"""Backup strategy: folders closed to others, the scripts, a dump that pg_restore reads."""
+"""Backup strategy: folders closed to others, the scripts, a dump that pg_restore reads, and
+(with a backup host) WAL archived there, a full backup there, copies accepted there."""
 
 from __future__ import annotations
 
+import json
 import shlex
 
 import pytest
 
-from provisioning.checklist.support import as_service_user
+from provisioning.checklist.support import as_service_user, psql_value
 
-SCRIPTS = ["backup_postgres.sh", "restore_postgres.sh"]
+SCRIPTS = ["backup_postgres.sh", "restore_postgres.sh", "offsite_sync.sh"]
 
 
 @pytest.mark.parametrize(
@@ -47,3 +49,52 @@ def test_the_backup_script_writes_a_dump_pg_restore_reads(host, expected):
     assert host.file(written).mode == 0o600
     listing = host.run(f"pg_restore --list {shlex.quote(written)}")
     assert listing.rc == 0 and "TABLE public l0_raw" in listing.stdout
+
+
+# --- off-host: the backup host (cogmem_backup_host) ---------------------------------------------
+
+
+@pytest.fixture
+def backup_host(expected) -> str:
+    if not expected["cogmem_backup_host"]:
+        pytest.skip("no backup host configured (cogmem_backup_host): backups stay on this host")
+    return expected["cogmem_backup_host"]
+
+
+def _pgbackrest(*args: str) -> str:
+    command = ["runuser", "-u", "postgres", "--", "pgbackrest", "--stanza=cognitive-memory", *args]
+    return "cd / && " + shlex.join(command)
+
+
+def test_wal_reaches_the_backup_host_pgbackrest_check(host, backup_host):
+    result = host.run(_pgbackrest("check"))
+    assert result.rc == 0, f"pgbackrest check failed:\n{result.stderr}{result.stdout}"
+
+
+def test_the_backup_host_holds_a_full_backup(host, backup_host):
+    result = host.run(_pgbackrest("info", "--output=json"))
+    assert result.rc == 0, result.stderr
+    stanza = json.loads(result.stdout)[0]
+    assert stanza["status"]["code"] == 0, stanza["status"]["message"]
+    assert any(b["type"] == "full" and not b["error"] for b in stanza["backup"])
+
+
+def test_wal_is_archived_at_least_every_archive_timeout(host, expected, backup_host):
+    seconds = psql_value(
+        host, expected, "postgres", "SELECT setting FROM pg_settings WHERE name = 'archive_timeout'"
+    )
+    assert int(seconds) == expected["cogmem_pitr_archive_timeout"]
+    assert psql_value(host, expected, "postgres", "SHOW archive_mode") == "on"
+
+
+def test_the_backup_host_takes_copies(host, expected, backup_host):
+    check = as_service_user(
+        expected,
+        "production",
+        "env",
+        f"COGMEM_OFFSITE_DIR={expected['cogmem_prefix']}/offsite",
+        f"{expected['cogmem_prefix']}/bin/offsite_sync.sh",
+        "--check",
+    )
+    result = host.run(check)
+    assert result.rc == 0, result.stderr
