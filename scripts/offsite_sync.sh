@@ -50,11 +50,15 @@ fi
 [ "$mode" = check ] && { echo "backup host reachable: $remote"; exit 0; }
 
 if [ "$mode" = fetch ]; then
-    latest=$(remote_run "ls -1 '$remote/postgres'" | grep -E '^[A-Za-z0-9_]+_[0-9]{8}T[0-9]{6}Z\.dump$' | sort | tail -n1 || true)
+    remote_run "ls -1 '$remote/postgres'" > "$work/list"
+    # the newest sealed dump (its checksum is written last), else the newest dump
+    dumps=$(grep -E '^[A-Za-z0-9_]+_[0-9]{8}T[0-9]{6}Z\.dump$' "$work/list" | sort || true)
+    sealed=$(for d in $dumps; do grep -qxF "$d.sha256" "$work/list" && echo "$d"; done | tail -n1)
+    latest=${sealed:-$(echo "$dumps" | tail -n1)}
     [ -n "$latest" ] || { echo "error: no dump in $remote/postgres on the backup host" >&2; exit 2; }
     mkdir -p "$root/postgres"
     rsync -a --delay-updates -e "$ssh_cmd" \
-        --include="$latest" --include="$latest.sha256" --exclude='*' \
+        --include="$latest" --include="$latest.sha256" --include="$latest.json" --exclude='*' \
         "$COGMEM_OFFSITE_HOST:$remote/postgres/" "$root/postgres/" >&2
     if [ -f "$root/postgres/$latest.sha256" ]; then
         (cd "$root/postgres" && sha256sum --check --quiet "$latest.sha256") >&2 \
@@ -66,9 +70,9 @@ if [ "$mode" = fetch ]; then
     exit 0
 fi
 
-# Dumps (and checksums beside them; never a file still being written, which starts with a dot).
+# Dumps with their checksums and manifests; never a file still being written (a dot name).
 rsync -a --delay-updates -e "$ssh_cmd" --exclude='.*' \
-    --include='*.dump' --include='*.dump.sha256' --exclude='*' \
+    --include='*.dump' --include='*.dump.sha256' --include='*.dump.json' --exclude='*' \
     "$root/postgres/" "$COGMEM_OFFSITE_HOST:$remote/postgres/"
 echo "dumps copied to $remote/postgres"
 # The L2 export: a git repository, mirrored (its history is its own retention).
@@ -77,5 +81,5 @@ if [ -d "$root/l2-exports" ]; then
     echo "L2 export copied to $remote/l2-exports"
 fi
 # Retention there: dumps older than keep_days, never the newest.
-remote_run "cd '$remote/postgres' && newest=\$(ls -1 *.dump 2>/dev/null | sort | tail -n1) && [ -n \"\$newest\" ] && find . -maxdepth 1 -type f \\( -name '*.dump' -o -name '*.dump.sha256' \\) ! -name \"\$newest\" ! -name \"\$newest.sha256\" -mmin +$((keep_days * 1440)) -print -delete || true" \
+remote_run "cd '$remote/postgres' && newest=\$(ls -1 *.dump 2>/dev/null | sort | tail -n1) && [ -n \"\$newest\" ] && find . -maxdepth 1 -type f \\( -name '*.dump' -o -name '*.dump.sha256' -o -name '*.dump.json' \\) ! -name \"\$newest*\" -mmin +$((keep_days * 1440)) -print -delete || true" \
     | sed 's/^/deleted old copy: /'

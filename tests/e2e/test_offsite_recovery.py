@@ -1,0 +1,155 @@
+"""Disaster recovery from a backup host: appliance A archives to B, A is lost, C takes over.
+
+deploy A with backup host B (one run) -> memories stored through the MCP server -> the cron jobs
+run as cron would (dump, copy to B, pgBackRest backup) -> B unreachable: detected, nothing there
+changed -> a time T, more writes after it, WAL archived -> A destroyed -> C deployed from B's
+repository to T -> every row up to T and none after, hybrid_search works, checklist green on C.
+
+Three throwaway hosts booted in parallel; about 5 minutes. Needs root, debootstrap and
+systemd-nspawn.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+
+import pytest
+
+from provisioning import testhost
+from tests.support import recovery
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
+
+STORED_BEFORE = [
+    ("user", "Our nightly backups go to the backup host over SFTP"),
+    ("assistant", "Noted: backups leave the host every night."),
+    ("user", "The recovery point objective is five minutes"),
+]
+
+
+@dataclass
+class Scene:
+    a: recovery.Appliance
+    b: testhost.TestHost
+    c: testhost.TestHost
+    folder: object
+    wheel: object
+    facts: dict = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    try:
+        testhost.check_requirements()
+    except testhost.TestHostError as error:
+        pytest.skip(str(error))
+    folder = tmp_path_factory.mktemp("offsite")
+    wheel = recovery.build_wheel(folder / "wheel")
+    a, b, c = recovery.boot_all("8b-e2e-a", "8b-e2e-b", "8b-e2e-c")
+    try:
+        yield Scene(recovery.appliance(folder, a, b, cogmem_wheel=str(wheel)), b, c, folder, wheel)
+    finally:
+        recovery.teardown_all([h for h in (a, b, c) if testhost.leftovers(h)])
+
+
+def test_one_run_deploys_the_appliance_and_its_backup_host(scene):
+    result = recovery.deploy(scene.a)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    assert recovery.grand_total(output)["errors"] == 0
+    info = json.loads(scene.a.pgbackrest("info", "--output=json").stdout)[0]
+    assert info["status"]["code"] == 0 and [b["type"] for b in info["backup"]] == ["full"]
+    # the keys were made on A and never printed; B holds only their public halves
+    for key in (
+        "/var/lib/postgresql/.ssh/cogmem-backup",
+        "/opt/cognitive-memory/offsite/cogmem-backup",
+    ):
+        private = (scene.a.host.root / key.lstrip("/")).read_text()
+        assert private.split("\n")[1] not in output
+    authorized = scene.b.run("cat /srv/cognitive-memory-backups/.ssh/authorized_keys").stdout
+    assert authorized.count("restrict ssh-ed25519 ") == 2 and "PRIVATE" not in authorized
+
+
+def test_the_cron_jobs_put_a_dump_and_a_backup_on_the_backup_host(scene):
+    a = scene.a
+    for tag in ("cognitive-memory-backup", "cognitive-memory-offsite", "cognitive-memory-pitr"):
+        result = recovery.run_cron_job(a, tag)
+        assert result.returncode == 0, recovery.journal(a, tag)
+    remote = f"/srv/cognitive-memory-backups/{a.host.name}"
+    listing = scene.b.run(f"ls {remote}/postgres").stdout.split()
+    assert any(name.endswith(".dump") for name in listing), listing
+    info = json.loads(a.pgbackrest("info", "--output=json").stdout)[0]
+    assert [b["type"] for b in info["backup"]][-1] in ("diff", "full")
+
+
+def test_an_unreachable_backup_host_is_detected_and_changes_nothing_there(scene):
+    a, b = scene.a, scene.b
+    remote = f"/srv/cognitive-memory-backups/{a.host.name}"
+    inventory = f"cd {remote} && find postgres l2-exports -type f | sort | xargs sha256sum"
+    before = b.run(inventory).stdout
+    assert recovery.run_cron_job(a, "cognitive-memory-backup").returncode == 0
+    b.run("systemctl stop ssh.service", check=True)
+    try:
+        result = recovery.run_cron_job(a, "cognitive-memory-offsite")
+        log = recovery.journal(a, "cognitive-memory-offsite")
+        assert result.returncode == 3
+        assert "backup host" in log and "unreachable" in log, log
+    finally:
+        b.run("systemctl start ssh.service", check=True)
+    # the copies there are as they were: no new dump, nothing half-written under a temporary name
+    assert b.run(inventory).stdout == before
+    assert b.run(f"find {remote}/postgres {remote}/l2-exports -name '.*'").stdout == ""
+
+
+def test_a_fresh_host_recovers_to_a_point_in_time_from_the_backup_host(scene, tmp_path):
+    a = scene.a
+    turns = [
+        a.call("store_raw_dialogue", {"session_id": "dr", "speaker": who, "content": text})
+        for who, text in STORED_BEFORE
+    ]
+    insight = a.call(
+        "compress_to_l2_insight",
+        {
+            "content": "Backups leave the host nightly; recovery point five minutes",
+            "source_ids": [t["id"] for t in turns],
+        },
+    )
+    time.sleep(1.1)
+    target_time = a.sh("date -u '+%Y-%m-%d %H:%M:%S.%6N+00'").stdout.strip()
+    time.sleep(1.1)
+    late = a.call("store_raw_dialogue", {"session_id": "dr", "speaker": "user", "content": "late"})
+    before = a.query(
+        f"SELECT id, content FROM l0_raw WHERE created_at <= '{target_time}' ORDER BY id"
+    )
+    insights = a.query(
+        f"SELECT id FROM l2_insights WHERE created_at <= '{target_time}' ORDER BY id"
+    )
+    # push the WAL holding the last write to B, as archive_timeout would within a minute
+    assert a.pgbackrest("check").returncode == 0
+    testhost.teardown(a.host)  # the disaster
+
+    c = recovery.appliance(
+        scene.folder, scene.c, scene.b, cogmem_wheel=str(scene.wheel),
+        cogmem_backup_name=a.host.name, cogmem_restore_from=target_time,
+    )  # fmt: skip
+    started = time.monotonic()
+    result = recovery.deploy(c)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    scene.facts["recovery_deploy_s"] = round(time.monotonic() - started, 1)
+
+    assert c.query("SELECT id, content FROM l0_raw ORDER BY id") == before
+    assert str(late["id"]) not in c.query("SELECT string_agg(id::text, ',') FROM l0_raw")
+    assert c.query("SELECT id FROM l2_insights ORDER BY id") == insights
+    found = c.call("hybrid_search", {"query_text": "recovery point backups", "top_k": 3})
+    assert found["results"][0]["id"] == insight["id"]
+
+    green = recovery.checklist(c, tmp_path / "checklist.xml")
+    assert green.returncode == 0, green.stdout[-8000:]
+    # C carries on A's backups: its WAL reaches the same repository on a new timeline
+    assert c.pgbackrest("check").returncode == 0
+    again = recovery.deploy(c)
+    assert recovery.grand_total(again.stdout + again.stderr)["changed"] == 0
+    assert c.query("SELECT count(*) FROM l0_raw") == str(len(before.splitlines()))
