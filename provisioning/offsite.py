@@ -24,7 +24,6 @@ from provisioning.settings import SettingsError, resolve
 
 GROUP = "backup_hosts"
 KEY = "cogmem-backup"  # file name of the key pairs on the appliance
-ALIAS = "cogmem-backup-host"  # the backup host's name in the appliance's ssh config
 STANZA = "cognitive-memory"  # one stanza per repository; each appliance has its own repository
 POSTGRES_SSH = "/var/lib/postgresql/.ssh"
 
@@ -72,6 +71,18 @@ def target(s: dict[str, Any], name: str | None = None) -> Target | None:
         account=b["cogmem_backup_account"],
         folder=f"{b['cogmem_backup_root'].rstrip('/')}/{backup_name(s, name or host.name)}",
     )
+
+
+def effective(s: dict[str, Any], where: Target) -> dict[str, Any]:
+    """The settings with the backup host's values filled in, for the templates."""
+    return {
+        **s,
+        "cogmem_backup_host_address": where.address,
+        "cogmem_backup_host_port": where.port,
+        "cogmem_backup_account": where.account,
+        "cogmem_backup_root": where.folder.rsplit("/", 1)[0],
+        "cogmem_backup_name": where.folder.rsplit("/", 1)[1],
+    }
 
 
 def clients(backup: Host) -> list[tuple[Host, Target]]:

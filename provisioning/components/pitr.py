@@ -48,11 +48,7 @@ def pitr() -> None:
         group="postgres",
         mode="640",
         jinja_env_kwargs=jinja(),
-        **s,
-        target=where,
-        stanza=offsite.STANZA,
-        key=offsite.key_files(s)["postgres"],
-        known_hosts=f"{offsite.POSTGRES_SSH}/known_hosts",
+        **offsite.effective(s, where),
     )
     if s["cogmem_restore_from"] and s["cogmem_restore_from"] != "dump":
         offsite.pitr_restore(
@@ -69,7 +65,6 @@ def pitr() -> None:
         mode="644",
         jinja_env_kwargs=jinja(),
         **s,
-        stanza=offsite.STANZA,
     )
 
     # Activate: archive_mode needs a restart; the stanza is created once (later runs check it)
