@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import base64
 import itertools
-import random
 import json
+import random
 import struct
 import threading
 import time
