@@ -184,8 +184,7 @@ def evaluate(
 ) -> Decision:
     current = status(conn, settings, now)
     kappa = current.kappa_or_agreement
-    shown = "undefined (all one class)" if current.agreement.degenerate else f"{kappa:.3f}"
-    if not current.enough:
+    if not current.enough or kappa is None:
         return Decision("none", f"{current.agreement.pairs} doc pairs in the window; "
                         f"{current.min_pairs} needed before deciding", current)  # fmt: skip
     if current.phase.name == SINGLE:
@@ -193,6 +192,7 @@ def evaluate(
             reason = f"spot-check kappa {kappa:.3f} < kappa_fallback {current.target}"
             _record(conn, DUAL, "revert", current, reason, now)
             return Decision("revert", f"reverted to phase 1 (dual judge): {reason}", current)
+        shown = "undefined (all one class)" if current.agreement.degenerate else f"{kappa:.3f}"
         return Decision("none", f"phase 2 healthy: spot-check kappa {shown}", current)
     if current.health != "READY":
         return Decision("none", f"phase 1: kappa {kappa:.3f} < {current.target}", current)

@@ -58,7 +58,7 @@ async def read(client: Client, uri: str) -> dict:
 # Listing ----------------------------------------------------------------------------------
 
 
-async def test_eight_tools_with_described_parameters_and_output_schemas(client):
+async def test_every_tool_has_described_parameters_and_an_output_schema(client):
     tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     assert set(tools) == TOOLS
     for tool in tools.values():
@@ -198,14 +198,10 @@ async def test_l0_resource_filters_by_session_and_day(client, database):
 
 
 async def test_evaluation_tools_refuse_until_configured(client):
-    message = await refused(client, "get_golden_test_results")
-    assert message.endswith(
-        "not configured: the evaluation subsystem is not enabled (evaluation.enabled=false)"
-    )
-    docs = [{"id": 1, "content": "doc"}]
-    assert "not configured" in await refused(
-        client, "store_dual_judge_scores", query_id="q1", query="q", docs=docs
-    )
+    message = await refused(client, "store_dual_judge_scores", query_id="q1", query="q",
+                            docs=["doc"])  # fmt: skip
+    assert "not configured: evaluation is not enabled: set evaluation.enabled: true" in message
+    assert "not configured" in await refused(client, "evaluate_answer", query="q", answer="a")
 
 
 # Bad input: a clear tool error, nothing written, the server keeps serving ----------------
@@ -256,11 +252,11 @@ BAD_CALLS = [
     ("store_episode", {"query": "q", "reward": -2, "reflection": "r"}, "greater than or equal"),
     ("store_episode", {"query": "q", "reward": 0, "reflection": ""}, "blank"),
     ("store_dual_judge_scores", {"query_id": "q", "query": "q", "docs": []}, "at least 1"),
-    (
-        "store_dual_judge_scores",
-        {"query_id": "q", "query": "q", "docs": [{"id": 1, "content": "d"}] * 51},
-        "at most 50",
-    ),
+    ("store_dual_judge_scores", {"query": "q", "docs": ["d"] * 51}, "at most 50"),
+    ("store_dual_judge_scores", {"query": "q", "docs": [{"id": 1}]}, "valid"),
+    ("store_dual_judge_scores", {"query": "q", "docs": [0]}, "greater than or equal to 1"),
+    ("evaluate_answer", {"query": "q", "answer": ""}, "blank"),
+    ("evaluate_answer", {"query": "q", "answer": "a", "memory_ids": [0]}, "greater than"),
 ]
 
 

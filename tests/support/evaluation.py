@@ -31,3 +31,16 @@ def with_section(settings: Settings, section: str, **values) -> Settings:
     return settings.model_copy(
         update={section: getattr(settings, section).model_copy(update=values)}
     )
+
+
+def point_cli_at(database, config_dir, monkeypatch) -> str:
+    """Make the command line's own configuration use a migrated test database; its URL."""
+    import yaml
+
+    settings, url = database
+    config = yaml.safe_load((config_dir / "config.yaml").read_text())
+    config["development"]["database"]["name"] = settings.database.name
+    (config_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("COGMEM_CONFIG_DIR", str(config_dir))
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url
