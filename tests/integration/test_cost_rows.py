@@ -18,8 +18,10 @@ from tests.support.fake_model_servers import EMBEDDINGS, fake_model_server
 def paid(migrated_database):
     settings, url = migrated_database
     with fake_model_server() as server:
-        settings = with_section(settings, "embedding", provider="openai",
-                                model="text-embedding-3-small", base_url=server.base_url)  # fmt: skip
+        model = "text-embedding-3-small"
+        settings = with_section(
+            settings, "embedding", provider="openai", model=model, base_url=server.base_url
+        )
         settings = settings.model_copy(update={"api_costs_eur": {"text-embedding-3-small": 0.02}})
         yield Runtime(settings, url), server
 
@@ -46,7 +48,7 @@ def test_the_drift_check_logs_its_query_embeddings(paid):
 
 
 def test_reembed_logs_every_batch(paid):
-    runtime, server = paid
+    runtime, _ = paid
     with psycopg.connect(runtime.database_url, autocommit=True) as conn:
         for i in range(3):
             conn.execute(
