@@ -98,7 +98,8 @@ def daily(conn, settings, days: int = DAYS_OPTION, as_json: bool = JSON_OPTION) 
 @with_database
 def optimize(conn, settings, as_json: bool = JSON_OPTION) -> None:
     """Where the money goes and what would cut it."""
-    advice = report.suggestions(report.breakdown(conn, 30), _status(conn, settings))
+    judges = report.judge_spend(conn, 30, settings.staged_dual_judge.spot_check_rate)
+    advice = report.suggestions(report.breakdown(conn, 30), _status(conn, settings), judges)
     _emit(advice, as_json, lambda: [typer.echo(f"- {line}") for line in advice])
 
 
