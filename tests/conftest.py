@@ -49,12 +49,19 @@ def embedded_data_dir(tmp_path_factory):
     stop_cluster(data / "pgdata")
 
 
+@pytest.fixture(scope="session")
+def user_config_home(tmp_path_factory) -> Path:
+    """Stands in for ~/.config: a test never reads or creates the user's own configuration."""
+    return tmp_path_factory.mktemp("xdg-config")
+
+
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch, embedded_data_dir):
+def clean_environment(monkeypatch, embedded_data_dir, user_config_home):
     """Tests start without the developer's secrets or environment choice."""
     for name in (*SECRET_VARIABLES, "ENVIRONMENT", "COGMEM_CONFIG_DIR", "COGMEM_DEBUG"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("COGMEM_DATA_DIR", str(embedded_data_dir))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(user_config_home))
 
 
 @pytest.fixture
