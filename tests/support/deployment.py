@@ -55,7 +55,7 @@ def deploy(inventory: Path, *data: str) -> subprocess.CompletedProcess:
     return run([sys.executable, "-m", "provisioning", "deploy", str(inventory), *args])
 
 
-def checklist(deployment: Deployment) -> subprocess.CompletedProcess:
+def checklist(deployment: Deployment, *pytest_args: str) -> subprocess.CompletedProcess:
     host = deployment.host
     junit = REPO / "reports" / f"checklist-e2e-{host.name}.xml"
     return run(
@@ -63,6 +63,7 @@ def checklist(deployment: Deployment) -> subprocess.CompletedProcess:
             sys.executable, "-m", "provisioning.checklist",
             f"--hosts={host.ssh_url}", f"--ssh-config={host.ssh_config_path}",
             f"--junitxml={junit}", *planning.checklist_data(deployment.settings),
+            *(["--", *pytest_args] if pytest_args else []),
         ]
     )  # fmt: skip
 
