@@ -155,3 +155,24 @@ def test_a_human_correction_wins_over_the_judges(conn, cli_env):
     out = cli("judge", "correct", str(row), "1", code=2)
     assert "give 2 scores" in out
     assert "no ground_truth row 999" in cli("judge", "correct", "999", "1,1", code=2)
+
+
+def test_the_seed_script_is_a_thin_wrapper(conn, cli_env):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    judged(conn, dt.datetime.now(dt.UTC), AGREE, rows=6)
+    script = [sys.executable, str(REPO / "scripts" / "staged_dual_judge_cli.py")]
+    env = {**os.environ, "COGMEM_LOG_LEVEL": "WARNING"}
+    status = subprocess.run([*script, "--status", "--json"], capture_output=True, text=True,
+                            env=env, timeout=60)  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["pairs"] == 24
+    evaluated = subprocess.run([*script, "--evaluate"], capture_output=True, text=True, env=env,
+                               timeout=60)  # fmt: skip
+    assert evaluated.returncode == 0 and "run with --apply" in evaluated.stdout
+    usage = subprocess.run(script, capture_output=True, text=True, env=env, timeout=60)
+    assert usage.returncode == 2 and "--status" in usage.stderr
