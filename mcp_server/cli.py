@@ -4,30 +4,22 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from enum import StrEnum
 from functools import wraps
 from pathlib import Path
 
 import typer
 
+from mcp_server import init_cli
 from mcp_server.config import ConfigurationError
-from mcp_server.db.connection import DatabaseError
-from mcp_server.db.migrator import MigrationError
-from mcp_server.runtime import SchemaNotCurrentError
-
-# Errors a user fixes by changing something; they print one line and exit 2.
-USER_ERRORS = (
-    ConfigurationError,
-    FileNotFoundError,
-    DatabaseError,
-    MigrationError,
-    SchemaNotCurrentError,
-)
+from mcp_server.errors import USER_ERRORS, report
+from mcp_server.evaluation import cli as evaluation_cli
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 db_app = typer.Typer(no_args_is_help=True, help="Create and migrate the databases.")
 app.add_typer(db_app, name="db")
+app.add_typer(evaluation_cli.judge_app, name="judge")
+app.add_typer(evaluation_cli.golden_app, name="golden")
 
 
 class Environment(StrEnum):
@@ -45,10 +37,6 @@ ENV_OPTION = typer.Option(
 )
 
 
-def _debugging() -> bool:
-    return os.environ.get("COGMEM_DEBUG") == "1"
-
-
 def user_errors(command):
     """Turn a user-fixable error into one clear line and exit code 2 (traceback with DEBUG)."""
 
@@ -57,9 +45,7 @@ def user_errors(command):
         try:
             return command(*args, **kwargs)
         except USER_ERRORS as error:
-            if _debugging():
-                traceback.print_exc()
-            typer.echo(f"error: {error}", err=True)
+            report(error)
             raise typer.Exit(2) from None
 
     return wrapper
@@ -157,6 +143,9 @@ def call(
     typer.echo(json.dumps(result, indent=2, default=str))
 
 
+app.command("init")(user_errors(init_cli.init))
+
+
 @app.command("mcp-config")
 def mcp_config(
     name: str = typer.Option("cognitive-memory", help="Server name in Claude Code"),
@@ -166,9 +155,15 @@ def mcp_config(
     env: Environment = typer.Option(Environment.development, "--env"),
 ) -> None:
     """Print what to paste into Claude Code: stdio (local), HTTP with token, stdio over SSH."""
+    from mcp_server import user_config
     from mcp_server.mcp_config import render
 
-    typer.echo(render(name=name, url=url, ssh_host=ssh_host, prefix=prefix, environment=env.value))
+    config_dir = user_config.config_home().expanduser().resolve()
+    user_config.initialize(config_dir, env.value)  # so the pinned folder exists
+    typer.echo(
+        render(name=name, url=url, ssh_host=ssh_host, prefix=prefix, environment=env.value,
+               config_dir=str(config_dir))
+    )  # fmt: skip
 
 
 @db_app.command("migrate")
