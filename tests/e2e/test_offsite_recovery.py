@@ -40,13 +40,12 @@ class Scene:
 
 
 @pytest.fixture(scope="module")
-def scene(tmp_path_factory):
+def scene(wheel, tmp_path_factory):
     try:
         testhost.check_requirements()
     except testhost.TestHostError as error:
         pytest.skip(str(error))
     folder = tmp_path_factory.mktemp("offsite")
-    wheel = recovery.build_wheel(folder / "wheel")
     a, b, c = recovery.boot_all("8b-e2e-a", "8b-e2e-b", "8b-e2e-c")
     try:
         yield Scene(recovery.appliance(folder, a, b, cogmem_wheel=str(wheel)), b, c, folder, wheel)
