@@ -61,7 +61,8 @@ def measure(size: int, folder: Path, wheel: Path) -> dict:
     row: dict = {"insights": size}
     try:
         app = recovery.appliance(folder, a, b, cogmem_wheel=str(wheel))
-        assert recovery.deploy(app).returncode == 0, "deploy of A failed"
+        deployed = recovery.deploy(app)
+        assert deployed.returncode == 0, (deployed.stdout + deployed.stderr)[-4000:]
         if size:
             started = time.monotonic()
             app.query(GENERATE.format(n=size))
