@@ -4,71 +4,29 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from enum import StrEnum
-from functools import wraps
 from pathlib import Path
 
 import typer
 
-from mcp_server.config import ConfigurationError
-from mcp_server.db.connection import DatabaseError
-from mcp_server.db.migrator import MigrationError
-from mcp_server.runtime import SchemaNotCurrentError
-
-# Errors a user fixes by changing something; they print one line and exit 2.
-USER_ERRORS = (
-    ConfigurationError,
-    FileNotFoundError,
-    DatabaseError,
-    MigrationError,
-    SchemaNotCurrentError,
+from mcp_server.cli_support import (  # noqa: F401  (user_errors: also for scripts/)
+    ENV_OPTION,
+    USER_ERRORS,
+    Environment,
+    user_errors,
 )
+from mcp_server.cli_support import load_for_database_work as _load_for_database_work
+from mcp_server.cli_support import set_environment as _set_environment
+from mcp_server.config import ConfigurationError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 db_app = typer.Typer(no_args_is_help=True, help="Create and migrate the databases.")
 app.add_typer(db_app, name="db")
 
 
-class Environment(StrEnum):
-    development = "development"
-    production = "production"
-
-
 class Transport(StrEnum):
     stdio = "stdio"
     http = "http"
-
-
-ENV_OPTION = typer.Option(
-    None, "--env", help="development or production (default: $ENVIRONMENT or development)"
-)
-
-
-def _debugging() -> bool:
-    return os.environ.get("COGMEM_DEBUG") == "1"
-
-
-def user_errors(command):
-    """Turn a user-fixable error into one clear line and exit code 2 (traceback with DEBUG)."""
-
-    @wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except USER_ERRORS as error:
-            if _debugging():
-                traceback.print_exc()
-            typer.echo(f"error: {error}", err=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
-
-
-def _set_environment(env: Environment | None) -> str | None:
-    if env is not None:
-        os.environ["ENVIRONMENT"] = env.value
-    return env.value if env is not None else None
 
 
 @app.command()
@@ -176,12 +134,6 @@ def mcp_config(
 def db_migrate(env: Environment | None = ENV_OPTION) -> None:
     """Apply pending migrations to this environment's database."""
     _migrate(_load_for_database_work(env))
-
-
-def _load_for_database_work(env: Environment | None):
-    from mcp_server import runtime
-
-    return runtime.load(_set_environment(env), log_level="WARNING", providers=False)
 
 
 def _migrate(loaded) -> None:
@@ -363,6 +315,11 @@ def testhost(ctx: typer.Context) -> None:
     """Throwaway Debian 13 hosts on this machine: up|down|list [--name N]."""
     raise typer.Exit(_provisioning("provisioning.testhost").main(ctx.args))
 
+
+# backup, restore, import, psql, job, alert: operations on the data (mcp_server/cli_ops.py)
+from mcp_server.cli_ops import register as _register_ops  # noqa: E402
+
+_register_ops(app)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,5 @@
+"""The one error type of operations: something an operator can fix, said in one line."""
+
+
+class OpsError(Exception):
+    """A backup, restore, import or check that could not be done; nothing was left half-done."""
