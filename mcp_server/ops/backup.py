@@ -79,6 +79,14 @@ def run_backup(
         raise OpsError(f"backup folder {directory} does not exist")
     if keep_days < 1:
         raise OpsError("retention must be at least 1 day")
+    private = os.umask(0o077)  # every memory is in a dump: mode 600, whoever runs it
+    try:
+        return _locked_backup(url, directory, keep_days, embedded, now)
+    finally:
+        os.umask(private)
+
+
+def _locked_backup(url, directory, keep_days, embedded, now) -> BackupResult:
     with exclusive(directory):
         _remove_leftovers(directory)
         now = now or dt.datetime.now(dt.UTC)

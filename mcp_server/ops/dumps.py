@@ -61,7 +61,8 @@ class Dump:
 
 
 def stamp(now: dt.datetime) -> str:
-    return now.strftime("%Y%m%dT%H%M%SZ")
+    """UTC, sortable, with milliseconds: two backups in one second get two names."""
+    return now.strftime("%Y%m%dT%H%M%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 def sha256_of(path: Path) -> str:

