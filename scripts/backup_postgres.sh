@@ -9,7 +9,7 @@
 # COGMEM_CONFIG_DIR=/opt/cognitive-memory/config, COGMEM_BACKUP_DIR, COGMEM_BACKUP_RETENTION_DAYS.
 set -euo pipefail
 
-args=(backup run --env "${ENVIRONMENT:-production}")
+args=(backup run)
 while [ $# -gt 0 ]; do
     case $1 in
         --env|--dir|--keep-days) args+=("$1" "$2"); shift 2 ;;
@@ -17,6 +17,7 @@ while [ $# -gt 0 ]; do
         *) echo "error: unknown argument: $1" >&2; exit 2 ;;
     esac
 done
+export ENVIRONMENT=${ENVIRONMENT:-production}
 export COGMEM_CONFIG_DIR=${COGMEM_CONFIG_DIR:-/opt/cognitive-memory/config}
 
 here=$(cd "$(dirname "$0")" && pwd)

@@ -8,7 +8,7 @@
 # <db>__previous), checks row counts, starts the service, prints each step.
 set -euo pipefail
 
-args=(restore --env "${ENVIRONMENT:-production}")
+args=(restore)
 while [ $# -gt 0 ]; do
     case $1 in
         --env) args+=("$1" "$2"); shift 2 ;;
@@ -18,6 +18,7 @@ while [ $# -gt 0 ]; do
         *) args+=("$1"); shift ;;
     esac
 done
+export ENVIRONMENT=${ENVIRONMENT:-production}
 export COGMEM_CONFIG_DIR=${COGMEM_CONFIG_DIR:-/opt/cognitive-memory/config}
 
 here=$(cd "$(dirname "$0")" && pwd)
