@@ -250,6 +250,9 @@ def export_l2(
     to: Path | None = typer.Option(
         None, help="Git repository folder (default: <data dir>/exports/l2-<env>)"
     ),
+    keep_days: int | None = typer.Option(
+        None, "--keep-days", min=1, help="Fold export history older than this many days"
+    ),
     env: Environment | None = ENV_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON"),
 ) -> None:
@@ -264,16 +267,18 @@ def export_l2(
     settings = loaded.settings
     target = to or data_dir() / "exports" / f"l2-{settings.environment}"
     with connect(settings, url=loaded.database_url) as conn:
-        result = run_export(conn, target, settings.database.name)
+        result = run_export(conn, target, settings.database.name, keep_days)
     if as_json:
         typer.echo(json.dumps({"path": str(result.path), "rows": result.rows,
-                               "commit": result.commit}))  # fmt: skip
+                               "commit": result.commit, "pruned": result.pruned}))  # fmt: skip
     elif result.commit:
         typer.echo(
             f"exported {result.rows} insights to {result.path} (commit {result.commit[:10]})"
         )
     else:
         typer.echo(f"{result.rows} insights, unchanged since the last export: nothing to commit")
+    if result.pruned:
+        typer.echo(f"removed {result.pruned} commits older than {keep_days} days from the history")
 
 
 # The appliance tools live in provisioning/ (control machine, not the installed server):

@@ -40,7 +40,7 @@ class Appliance:
 
 def make_appliance(tmp_path: Path, database: str, url: str, secrets: str = "") -> Appliance:
     config = tmp_path / "config"
-    config.mkdir(mode=0o700)
+    config.mkdir(mode=0o700, parents=True)
     settings = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     settings["development"].setdefault("database", {})["name"] = database
     (config / "config.yaml").write_text(yaml.safe_dump(settings))
