@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from mcp_server import init_cli
 from mcp_server.cli_support import (  # noqa: F401  (user_errors: also for scripts/)
     ENV_OPTION,
     USER_ERRORS,
@@ -115,6 +116,9 @@ def call(
     typer.echo(json.dumps(result, indent=2, default=str))
 
 
+app.command("init")(user_errors(init_cli.init))
+
+
 @app.command("mcp-config")
 def mcp_config(
     name: str = typer.Option("cognitive-memory", help="Server name in Claude Code"),
@@ -124,9 +128,15 @@ def mcp_config(
     env: Environment = typer.Option(Environment.development, "--env"),
 ) -> None:
     """Print what to paste into Claude Code: stdio (local), HTTP with token, stdio over SSH."""
+    from mcp_server import user_config
     from mcp_server.mcp_config import render
 
-    typer.echo(render(name=name, url=url, ssh_host=ssh_host, prefix=prefix, environment=env.value))
+    config_dir = user_config.config_home().expanduser().resolve()
+    user_config.initialize(config_dir, env.value)  # so the pinned folder exists
+    typer.echo(
+        render(name=name, url=url, ssh_host=ssh_host, prefix=prefix, environment=env.value,
+               config_dir=str(config_dir))
+    )  # fmt: skip
 
 
 @db_app.command("migrate")

@@ -1,6 +1,7 @@
 """The environment contract: config/config.yaml (base + per-environment) plus config/.env.<env>.
 
-Nothing here imports the rest of the package, so every layer can read settings.
+Nothing here imports the rest of the package (but user_config, which imports nothing of
+ours), so every layer can read settings.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any, Literal
 import yaml
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from mcp_server import user_config
 
 ENVIRONMENTS = ("development", "production")
 DATABASE_NAMES = {"development": "cognitive_memory_dev", "production": "cognitive_memory"}
@@ -153,14 +156,8 @@ def resolve_environment(value: str | None = None) -> str:
 
 
 def default_config_dir() -> Path:
-    """COGMEM_CONFIG_DIR, else ./config, else the checkout's config/, else the packaged default."""
-    if explicit := os.environ.get("COGMEM_CONFIG_DIR"):
-        return Path(explicit)
-    package = Path(__file__).resolve().parent
-    for candidate in (Path.cwd() / "config", package.parent / "config", package / "defaults"):
-        if (candidate / "config.yaml").is_file():
-            return candidate
-    return Path.cwd() / "config"
+    """COGMEM_CONFIG_DIR, else the user's config folder; never the working directory."""
+    return user_config.config_home()
 
 
 def env_file_path(config_dir: Path, environment: str) -> Path:
@@ -171,7 +168,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigurationError(f"Config file not found: {path}") from None
+        raise ConfigurationError(
+            f"Config file not found: {path}; create it with: cognitive-memory init"
+        ) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigurationError(f"Cannot read config file {path}: {error}") from None
     except yaml.YAMLError as error:
@@ -277,7 +276,12 @@ def load_settings(
     does not demand the API keys, so a host can be migrated before the keys are filled in.
     """
     environment = resolve_environment(environment)
-    config_dir = Path(config_dir) if config_dir else default_config_dir()
+    if config_dir is None:
+        config_dir = default_config_dir()
+        if "COGMEM_CONFIG_DIR" not in os.environ and not (config_dir / "config.yaml").exists():
+            # The first run of a local install creates the user's folder from the defaults.
+            user_config.initialize(config_dir, environment)
+    config_dir = Path(config_dir)
     path = config_dir / "config.yaml"
     document = _read_yaml(path)
     sections = [document.get("base") or {}, document.get(environment) or {}]

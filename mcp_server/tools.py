@@ -2,7 +2,8 @@
 
 Results carry stored memories as data in structured fields, never as prose to follow.
 A tool signals failure by raising; the client sees isError with the message, and
-nothing has been written.
+nothing has been written. Each tool declares its effects (`@effects`) next to its
+definition; `strict_tools` makes every tool in TOOLS strict about its arguments.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
@@ -22,12 +22,13 @@ from mcp_server.inputs import (
     CONTENT_MAX,
     QUERY_MAX,
     StorableJson,
-    StorableReal,
     StorableText,
     VectorComponent,
+    real,
 )
 from mcp_server.memory import episodes, l0, l2, working
 from mcp_server.memory.fidelity import LOW_DENSITY, information_density
+from mcp_server.strict_tools import effects
 
 BIGINT_MAX = 2**63 - 1
 RowId = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
@@ -116,6 +117,7 @@ class GoldenTestResults(BaseModel):
     drift_detected: bool
 
 
+@effects(read_only=True, idempotent=True)
 async def ping(ctx: Context) -> PingResult:
     """Health of the memory server: database reachability, version, environment, embedder."""
     app = app_of(ctx)
@@ -135,6 +137,7 @@ async def ping(ctx: Context) -> PingResult:
     )
 
 
+@effects(read_only=False, idempotent=False)
 async def store_raw_dialogue(
     session_id: Annotated[
         StorableText, Field(description="Conversation id", min_length=1, max_length=200)
@@ -158,6 +161,7 @@ async def store_raw_dialogue(
     return StoredDialogue(id=row_id, timestamp=created_at)
 
 
+@effects(read_only=False, idempotent=False)
 async def compress_to_l2_insight(
     content: Annotated[
         StorableText,
@@ -207,6 +211,7 @@ async def compress_to_l2_insight(
     )
 
 
+@effects(read_only=True, idempotent=True)
 async def hybrid_search(
     query_text: Annotated[
         StorableText, Field(description="What to look for", min_length=1, max_length=QUERY_MAX)
@@ -282,6 +287,8 @@ def _check_query_embedding(vector: list[float], dimension: int) -> None:
         raise ToolError("query_embedding is (nearly) all zeros; cosine similarity is undefined")
 
 
+# Storing held content again only refreshes it; a new item may evict another one.
+@effects(read_only=False, idempotent=True, destructive=True)
 async def update_working_memory(
     content: Annotated[
         StorableText,
@@ -289,8 +296,8 @@ async def update_working_memory(
     ],
     ctx: Context,
     importance: Annotated[
-        StorableReal,
-        Field(description="0 (trivial) .. 1 (essential); above 0.8 is protected", ge=0, le=1),
+        real(0, 1),
+        Field(description="0 (trivial) .. 1 (essential); above 0.8 is protected"),
     ] = 0.5,
 ) -> WorkingMemoryUpdate:
     """Keep an item in working memory; when full, move one to stale memory.
@@ -311,13 +318,12 @@ async def update_working_memory(
     )
 
 
+@effects(read_only=False, idempotent=False)
 async def store_episode(
     query: Annotated[
         StorableText, Field(description="The task or question", min_length=1, max_length=QUERY_MAX)
     ],
-    reward: Annotated[
-        StorableReal, Field(description="Outcome from -1 (bad) to 1 (good)", ge=-1, le=1)
-    ],
+    reward: Annotated[real(-1, 1), Field(description="Outcome from -1 (bad) to 1 (good)")],
     reflection: Annotated[
         StorableText,
         Field(
@@ -351,6 +357,7 @@ def _evaluation_unavailable(ctx: Context) -> ToolError:
     return ToolError("not available: this release does not ship the evaluation subsystem yet")
 
 
+@effects(read_only=False, idempotent=False)
 async def store_dual_judge_scores(
     query_id: Annotated[
         StorableText, Field(description="Id of the judged query", min_length=1, max_length=200)
@@ -368,6 +375,8 @@ async def store_dual_judge_scores(
     raise _evaluation_unavailable(ctx)
 
 
+# It records each run, for the drift check.
+@effects(read_only=False, idempotent=False)
 async def get_golden_test_results(ctx: Context) -> GoldenTestResults:
     """Run the golden test set: precision@5 against the recent baseline (evaluation)."""
     raise _evaluation_unavailable(ctx)
@@ -383,8 +392,3 @@ TOOLS = (
     store_dual_judge_scores,
     get_golden_test_results,
 )
-
-
-def register(server: MCPServer) -> None:
-    for tool in TOOLS:
-        server.add_tool(tool)
