@@ -246,7 +246,7 @@ def _migrator(settings):
 def import_l2(
     source: Path = typer.Argument(..., help="An L2 export: its git folder or the .jsonl file"),
     at: str | None = typer.Option(
-        None, "--at", help="Replay the export as of this commit (default: the newest)"
+        None, "--at", help="The export as of a day (YYYY-MM-DD) or a commit id (default: newest)"
     ),
     batch_size: int = typer.Option(64, min=1, max=2048, help="Texts per embedding request"),
     env: Environment | None = ENV_OPTION,

@@ -8,6 +8,7 @@ safe to repeat or to resume.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -78,13 +79,20 @@ def _file_at_commit(folder: Path, at: str) -> str:
         return repo[sha].data.decode("utf-8")
 
 
-def _by_prefix(repo: Repo, prefix: str):
-    """A commit named by a short id, as `git log --oneline` shows it."""
-    head = repo.head()
-    for entry in repo.get_walker(include=[head]):
-        if entry.commit.id.decode().startswith(prefix.lower()):
-            return entry.commit
-    raise OpsError(f"no commit {prefix} in the export history (see its git log)")
+def _by_prefix(repo: Repo, at: str):
+    """A commit named by a (short) id, or the last one made on or before a day (YYYY-MM-DD)."""
+    try:
+        day_end = dt.datetime.combine(dt.date.fromisoformat(at), dt.time.max, dt.UTC)
+    except ValueError:
+        day_end = None
+    for entry in repo.get_walker(include=[repo.head()]):
+        commit = entry.commit
+        if day_end is not None:
+            if commit.commit_time <= day_end.timestamp():
+                return commit
+        elif commit.id.decode().startswith(at.lower()):
+            return commit
+    raise OpsError(f"no export at {at} in the history of {repo.path}")
 
 
 async def replay(

@@ -18,6 +18,7 @@ SCRIPTS = (
     "staged_dual_judge_cli.py",
 )
 ALERT_UNIT = "cognitive-memory-alert@.service"
+ADMIN_COMMAND = "/usr/local/bin/cognitive-memory"
 # dumps, L2 export history, the outcome of each watched job's last run
 FOLDERS = ("postgres", "l2-exports", "jobs")
 
@@ -43,6 +44,16 @@ def backups() -> list[str]:
             group="root",
             mode="755",
         )
+    files.template(
+        name=f"Install {ADMIN_COMMAND} (the app with the production settings, for the operator)",
+        src=template("cognitive-memory-admin.sh.j2"),
+        dest=ADMIN_COMMAND,
+        user="root",
+        group="root",
+        mode="755",
+        jinja_env_kwargs=jinja(),
+        **s,
+    )
     alert_unit = files.template(
         name=f"Install the alert unit {ALERT_UNIT} (OnFailure= of the server)",
         src=template(f"{ALERT_UNIT}.j2"),

@@ -96,6 +96,9 @@ def test_an_older_export_replays_with_at(tmp_path, migrated_database, second_dat
     done = target.run("import", str(export), "--at", first[:10])
     assert done.returncode == 0, done.stderr
     assert [row[1] for row in insights(target_url)] == ["first"]
+    today = dt.date.today().isoformat()  # the newest export made on or before today: both
+    assert json.loads(target.run("import", str(export), "--at", today, "--json").stdout)[
+        "imported"] == 1  # fmt: skip
 
 
 def test_a_broken_export_is_refused_with_its_line(tmp_path, migrated_database):
