@@ -184,13 +184,10 @@ def check(s: dict[str, Any], source: str = "settings") -> None:
         _fail(source, "cogmem_watchdog_sec", s["cogmem_watchdog_sec"], "must be at least 4")
     if s["cogmem_restart_sec"] < 0:
         _fail(source, "cogmem_restart_sec", s["cogmem_restart_sec"], "must not be negative")
-    if s["cogmem_backup_retention_days"] < 1:
-        _fail(
-            source,
-            "cogmem_backup_retention_days",
-            s["cogmem_backup_retention_days"],
-            "must be at least 1",
-        )
+    for key in ("cogmem_backup_retention_days", "cogmem_backup_max_age_hours",
+                "cogmem_export_retention_days"):  # fmt: skip
+        if s[key] < 1:
+            _fail(source, key, s[key], "must be at least 1")
     for key in [k for k in s if k.startswith("cogmem_cron_")]:
         if not is_cron_schedule(s[key]):
             _fail(
@@ -243,6 +240,9 @@ def check(s: dict[str, Any], source: str = "settings") -> None:
         _fail(source, "cogmem_wheel", s["cogmem_wheel"], "is not a file on this machine")
     if s["cogmem_restore_dump"] and not Path(s["cogmem_restore_dump"]).is_file():
         _fail(source, "cogmem_restore_dump", s["cogmem_restore_dump"], "is not a file here")
+    if s["cogmem_restore_dump"] and not Path(s["cogmem_restore_dump"] + ".sha256").is_file():
+        _fail(source, "cogmem_restore_dump", s["cogmem_restore_dump"],
+              "has no .sha256 beside it (copy the dump with its .sha256 and .json)")  # fmt: skip
     if s["cogmem_wheelhouse"] and not Path(s["cogmem_wheelhouse"]).is_dir():
         _fail(source, "cogmem_wheelhouse", s["cogmem_wheelhouse"], "is not a folder here")
     for path in s["cogmem_ca_certificates"]:
