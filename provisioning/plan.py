@@ -24,6 +24,7 @@ from pyinfra.api.state import BaseStateCallback
 from pyinfra.facts.server import LinuxDistribution
 
 from provisioning import settings as config
+from provisioning.deployed import recorded
 from provisioning.facts import HostSecrets
 from provisioning.operations import quiet_fact
 from provisioning.settings import REPO, SettingsError
@@ -189,16 +190,10 @@ def ssh_command(name: str, data: dict[str, Any]) -> list[str]:
     return command
 
 
-# Settings the checklist does not look at (how the app got there, not what it is).
-_NOT_CHECKED = {
-    "cogmem_wheel", "cogmem_wheelhouse", "cogmem_pip_index_url", "cogmem_ca_certificates",
-    "cogmem_secrets_file", "cogmem_restore_dump",
-}  # fmt: skip
-
-
 def checklist_data(s: dict[str, Any]) -> list[str]:
-    """--data arguments for every checked setting that differs from provisioning/defaults.yml."""
-    changed = [k for k, v in s.items() if k not in _NOT_CHECKED and config.DEFAULTS.get(k) != v]
+    """--data arguments for every recorded setting that differs from provisioning/defaults.yml
+    (the checklist reads them from the host's deployed.json; these override it)."""
+    changed = [k for k, v in recorded(s).items() if config.DEFAULTS.get(k) != v]
     return [f"--data={k}={str(s[k]).lower() if isinstance(s[k], bool) else s[k]}" for k in changed]
 
 
@@ -206,15 +201,18 @@ def checklist_command(name: str, data: dict[str, Any], s: dict[str, Any]) -> lis
     # `cognitive-memory checklist` where the CLI is installed, else the module itself
     cli = shutil.which("cognitive-memory")
     entry = [cli, "checklist"] if cli else [sys.executable, "-m", "provisioning.checklist"]
-    module = [*entry, *checklist_data(s)]
+    module = entry  # the expected settings come from the host's deployed.json
     if name == "@local":
         return [*module, "--hosts=local://"]
     if data.get("ssh_config_file"):
-        return [*module, f"--hosts=ssh://{name}", f"--ssh-config={data['ssh_config_file']}"]
+        sudo = ["--sudo"] if data.get("ssh_user", "root") != "root" else []
+        return [*module, f"--hosts=ssh://{name}", f"--ssh-config={data['ssh_config_file']}", *sudo]
     hostname = data.get("ssh_hostname") or name
     user = f"{data['ssh_user']}@" if data.get("ssh_user") else ""
     port = f":{data['ssh_port']}" if data.get("ssh_port") else ""
     command = [*module, f"--hosts=ssh://{user}{hostname}{port}"]
+    if data.get("ssh_user", "root") != "root":
+        command.append("--sudo")  # the checks read root-only files and run as other users
     if data.get("ssh_key"):
         command.append(f"--ssh-identity-file={data['ssh_key']}")
     if str(data.get("ssh_strict_host_key_checking", "")).lower() == "no":

@@ -1,7 +1,11 @@
 """Run the checklist against hosts, print a pass/fail table, write JUnit XML.
 
     python -m provisioning.checklist --hosts=ssh://root@server [--ssh-config FILE]
-        [--ssh-identity-file KEY] [--data key=value ...] [--junitxml PATH] [-- pytest args]
+        [--ssh-identity-file KEY] [--sudo] [--data key=value ...] [--junitxml PATH]
+        [-- pytest args]
+
+The expected settings come from the host's /etc/cognitive-memory/deployed.json (written by
+either deploy); --data overrides one of them.
 
 Exit status: 0 when every check passed (skips are notes), 1 when one failed, 2 on bad usage.
 """
@@ -116,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ssh-config", help="ssh config file (with --hosts=ssh://ALIAS)")
     parser.add_argument("--ssh-identity-file", help="private key")
     parser.add_argument("--ssh-extra-args", help="extra ssh arguments, one string")
+    parser.add_argument(
+        "--sudo", action="store_true", help="run the checks through sudo (a non-root SSH user)"
+    )
     parser.add_argument("--data", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--junitxml", help="JUnit XML report (default: reports/checklist-*.xml)")
     parser.add_argument("pytest_args", nargs="*", help="more pytest arguments, after --")
@@ -137,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         "-rN",
         "--tb=short",
     ]
+    if args.sudo:
+        pytest_args.append("--sudo")
     for option in ("ssh_config", "ssh_identity_file"):
         if getattr(args, option):
             pytest_args.append(f"--{option.replace('_', '-')}={getattr(args, option)}")

@@ -43,7 +43,11 @@ def test_the_backup_script_writes_a_dump_pg_restore_reads(host, expected):
     result = host.run(backup)
     assert result.rc == 0, result.stderr
     written = result.stdout.split("backup written: ", 1)[1].split(" (")[0]
-    assert written.startswith(f"{folder}/{expected['cogmem_db_name']}_")
-    assert host.file(written).mode == 0o600
-    listing = host.run(f"pg_restore --list {shlex.quote(written)}")
-    assert listing.rc == 0 and "TABLE public l0_raw" in listing.stdout
+    try:
+        assert written.startswith(f"{folder}/{expected['cogmem_db_name']}_")
+        assert host.file(written).mode == 0o600
+        listing = host.run(f"pg_restore --list {shlex.quote(written)}")
+        assert listing.rc == 0 and "TABLE public l0_raw" in listing.stdout
+    finally:  # the check's dump is not a backup anyone made: leave no trace
+        if written.startswith(f"{folder}/"):
+            host.run(f"rm -f -- {shlex.quote(written)}")
