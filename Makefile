@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-EXTRAS ?= dev,deploy,local
+EXTRAS ?= dev,deploy,local,ansible
 
 INVENTORY ?= inventory/example_ssh.py
 
