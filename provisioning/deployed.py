@@ -31,6 +31,11 @@ def recorded(settings: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in sorted(settings.items()) if k not in NOT_RECORDED}
 
 
+def to_json(settings: Mapping[str, Any]) -> str:
+    """deployed.json's text, the same bytes from either tool (the template only places it)."""
+    return json.dumps(recorded(settings), indent=2, sort_keys=True)
+
+
 def parse(text: str, source: str = DEPLOYED_FILE) -> dict[str, Any]:
     """deployed.json's settings; ValueError naming the file when it is not what a deploy wrote."""
     try:

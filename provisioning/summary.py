@@ -77,10 +77,11 @@ def next_steps(name: str, data: dict[str, Any], plan) -> str:
     env_file = f"{prefix}/config/.env.production"
     this_machine = name == "@local"
     ssh = [] if this_machine else ssh_command(name, data)
-    read_token = shlex.join([*ssh, "grep", "-m1", "^MCP_HTTP_TOKEN=", env_file])
+    as_root = this_machine or data.get("ssh_user", "root") == "root"
+    sudo = [] if as_root else ["sudo"]  # the env file is the service user's alone
+    read_token = shlex.join([*ssh, *sudo, "grep", "-m1", "^MCP_HTTP_TOKEN=", env_file])
     read_token += " | cut -d'\"' -f2"
     local = this_machine or (data.get("ssh_hostname") or name) in ("127.0.0.1", "localhost", "::1")
-    as_root = this_machine or data.get("ssh_user", "root") == "root"
     as_user = ["runuser", "-u", user, "--"] if as_root else ["sudo", "-u", user]
     serve = [
         *as_user, "env", "ENVIRONMENT=production", f"COGMEM_CONFIG_DIR={prefix}/config",

@@ -8,7 +8,7 @@ from pyinfra.api import deploy
 from pyinfra.operations import files
 
 from provisioning.components import DEFAULTS, jinja, settings, template
-from provisioning.deployed import DEPLOYED_FILE, recorded
+from provisioning.deployed import DEPLOYED_FILE, to_json
 
 
 @deploy("Record", data_defaults=DEFAULTS)
@@ -23,5 +23,5 @@ def record() -> None:
         group="root",
         mode="644",
         jinja_env_kwargs=jinja(),
-        cogmem_deployed=recorded(settings()),
+        cogmem_deployed=to_json(settings()),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from provisioning.checklist.support import listening_sockets, listens_on
-from provisioning.deployed import NOT_RECORDED, parse, recorded
+from provisioning.deployed import NOT_RECORDED, parse, to_json
 from provisioning.render import render
 from provisioning.settings import DEFAULTS, resolve
 
@@ -57,7 +57,7 @@ def test_the_recorded_settings_hold_no_control_machine_paths_and_read_back(tmp_p
     wheel = tmp_path / "cognitive_memory-0.1.0-py3-none-any.whl"
     wheel.write_bytes(b"")
     settings = resolve({"postgresql_port": 5433, "cogmem_wheel": str(wheel)})
-    text = render("deployed.json.j2", {}, cogmem_deployed=recorded(settings))
+    text = render("deployed.json.j2", {}, cogmem_deployed=to_json(settings))
     back = parse(text)
     assert back["postgresql_port"] == 5433
     assert not set(back) & NOT_RECORDED

@@ -1,7 +1,7 @@
 """The role's settings, checked by the pyinfra deploy's own rules (provisioning/settings.py).
 
     lookup('cogmem_settings')            the resolved settings (defaults.yml under the inventory)
-    lookup('cogmem_settings', 'recorded') what deployed.json holds
+    lookup('cogmem_settings', 'recorded') deployed.json's text
     lookup('cogmem_settings', 'secrets')  API keys from the secrets file (may be Vault) and env
     lookup('cogmem_settings', 'wheel')    {path, name, version} of the wheel to install
 
@@ -33,7 +33,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from provisioning import settings as config  # noqa: E402
-from provisioning.deployed import recorded  # noqa: E402
+from provisioning.deployed import to_json  # noqa: E402
 from provisioning.wheel import build_wheel, wheel_contents  # noqa: E402
 
 
@@ -63,7 +63,7 @@ class LookupModule(LookupBase):
             if what == "settings":
                 return [settings]
             if what == "recorded":
-                return [recorded(settings)]
+                return [to_json(settings)]
             if what == "secrets":
                 return [config.deployer_secrets(settings, load=self._load)]
             if what == "wheel":
