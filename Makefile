@@ -45,6 +45,7 @@ test: install system-packages lint
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	cd provisioning/ansible && ../../$(BIN)/ansible-lint --profile production site.yml roles/
 
 bench: install
 	$(BIN)/python bench/cold_start.py
