@@ -102,7 +102,12 @@ def snapshot(host, settings: dict[str, Any]) -> dict[str, str]:
     )
     state["service user"] = _sh(host, f"getent passwd {s['cogmem_user']} | cut -d: -f5-")
     properties = ",".join(UNIT_PROPERTIES)
-    state["unit properties"] = _sh(host, f"systemctl show -p {properties} {UNIT} | sort")
+    shown = _sh(host, f"systemctl show -p {properties} {UNIT}").splitlines()
+    # dependency lists (After=, Wants=) are sets that systemd prints in no fixed order
+    pairs = (line.partition("=") for line in shown)
+    state["unit properties"] = "\n".join(
+        sorted(f"{key}={' '.join(sorted(value.split()))}" for key, _, value in pairs)
+    )
     state["enabled units"] = _sh(
         host, "systemctl is-enabled postgresql cron cognitive-memory-mcp; "
         "systemctl is-active postgresql cron cognitive-memory-mcp"
