@@ -35,6 +35,7 @@ def _properties(expected) -> dict[str, str]:
         "Environment": f"ENVIRONMENT=production COGMEM_CONFIG_DIR={prefix}/config",
         "ProtectSystem": "strict",
         "NoNewPrivileges": "yes",
+        "OnFailure": f"cognitive-memory-alert@{UNIT}.service",
     }
 
 
