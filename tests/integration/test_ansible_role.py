@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from provisioning.ansible_specs import SPECS_FILE, render
 from provisioning.settings import DEFAULTS, DEFAULTS_FILE, TEMPLATES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,6 +28,10 @@ def test_the_role_reads_the_one_defaults_file_and_the_shared_templates():
     assert (ROLE / "defaults" / "main.yml").resolve() == DEFAULTS_FILE
     assert (ROLE / "templates").resolve() == TEMPLATES
     assert (ROLE / "files").resolve() == REPO / "scripts"
+
+
+def test_argument_specs_are_generated_from_the_current_defaults():
+    assert SPECS_FILE.read_text() == render(), "run: python -m provisioning.ansible_specs"
 
 
 def test_argument_specs_name_every_setting_with_its_type():

@@ -78,6 +78,8 @@ def rendered_files(settings: dict[str, Any]) -> list[str]:
         f"{prefix}/config/.env.production",
         f"{prefix}/config/.env.development",
         f"/etc/systemd/system/{UNIT}",
+        "/etc/systemd/system/cognitive-memory-alert@.service",
+        "/usr/local/bin/cognitive-memory",
         "/etc/cron.d/cognitive-memory",
         "/etc/cognitive-memory/deployed.json",
         f"{prefix}/bin/backup_postgres.sh",
