@@ -50,6 +50,7 @@ lint: install
 bench: install
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/hybrid_search.py
+	$(BIN)/python bench/deploy_times.py   # two throwaway hosts, about 6 minutes
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache dist build
