@@ -303,11 +303,18 @@ def secrets_file_path(s: Mapping[str, Any]) -> Path:
     return Path(os.environ.get("COGMEM_SECRETS_FILE") or s["cogmem_secrets_file"]).expanduser()
 
 
-def deployer_secrets(s: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> dict:
+def _read_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def deployer_secrets(
+    s: Mapping[str, Any], environ: Mapping[str, str] = os.environ, load=_read_yaml
+) -> dict:
     """API keys and alert settings: the secrets file, overridden by the environment.
 
     Only names in DEPLOYER_SECRETS; values are never printed. The generated password and token
-    are not here: they are made on the host.
+    are not here: they are made on the host. `load` reads the file (Ansible passes one that
+    decrypts a Vault file).
     """
     path = secrets_file_path(s)
     found: dict[str, str] = {}
@@ -315,7 +322,7 @@ def deployer_secrets(s: Mapping[str, Any], environ: Mapping[str, str] = os.envir
         if path.stat().st_mode & 0o077:
             raise SettingsError(f"{path} holds secrets: run chmod 600 {path}")
         try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            document = load(path) or {}
         except yaml.YAMLError:
             raise SettingsError(f"{path} is not valid YAML") from None
         if not isinstance(document, dict):
