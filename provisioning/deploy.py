@@ -12,6 +12,7 @@ from provisioning.components.databases import databases
 from provisioning.components.offsite import offsite
 from provisioning.components.pitr import pitr, pitr_base
 from provisioning.components.postgres import postgres
+from provisioning.components.record import record
 from provisioning.components.schedules import schedules
 from provisioning.components.service import service
 
@@ -31,4 +32,5 @@ if plan:
     pitr_base()  # the first full backup on the backup host
     service(installed + configured, plan.startable)  # the hardened unit, restarted on change
     schedules()  # /etc/cron.d/cognitive-memory
+    record()  # /etc/cognitive-memory/deployed.json: what the checklist expects
     planning.remember(plan)  # printed after the run: `claude mcp add` lines, the checklist

@@ -54,6 +54,7 @@ def test_bad_offsite_settings_are_refused_with_the_key(data, message):
 def test_a_dump_from_here_and_a_restore_from_there_exclude_each_other(tmp_path):
     dump = tmp_path / "x.dump"
     dump.write_bytes(b"PGDMP")
+    (tmp_path / "x.dump.sha256").write_text("0" * 64 + "  x.dump\n")
     with pytest.raises(s.SettingsError, match="choose one"):
         s.resolve(
             {
@@ -84,12 +85,14 @@ def test_without_a_backup_host_no_offsite_job_is_scheduled():
 def test_with_a_backup_host_backups_run_as_postgres_and_copies_as_the_service_user():
     jobs = _cron_jobs(render.render("cron.d.j2", WITH_BACKUP_HOST))
     full, diff = jobs["cognitive-memory-pitr"]
-    assert full[:2] == (DEFAULTS["cogmem_cron_pitr_full"], "postgres")
-    assert diff[:2] == (DEFAULTS["cogmem_cron_pitr_diff"], "postgres")
-    assert "--type=full backup" in full[2] and "--type=diff backup" in diff[2]
+    # root only watches (the alert needs the env file); pgBackRest itself runs as postgres
+    assert full[:2] == (DEFAULTS["cogmem_cron_pitr_full"], "root")
+    assert diff[:2] == (DEFAULTS["cogmem_cron_pitr_diff"], "root")
+    assert "job pitr-full -- runuser -u postgres -- pgbackrest" in full[2]
+    assert full[2].endswith("--type=full backup") and diff[2].endswith("--type=diff backup")
     ((schedule, user, command),) = jobs["cognitive-memory-offsite"]
     assert (schedule, user) == (DEFAULTS["cogmem_cron_offsite"], DEFAULTS["cogmem_user"])
-    assert command.endswith("/bin/offsite_sync.sh")
+    assert " job offsite -- " in command and command.endswith("/bin/offsite_sync.sh")
 
 
 def test_pgbackrest_reaches_only_the_pinned_backup_host():
