@@ -227,10 +227,15 @@ def pitr_restore(settings: dict[str, Any], wanted: str):
     if host.get_fact(AppliedMigrations, database=settings["cogmem_db_name"], port=port):
         host.noop(f"{settings['cogmem_db_name']} has a schema already: nothing is restored")
         return
-    target_args = [] if wanted == "latest" else ["--type=time", f"--target={wanted}"]
+    # latest: replay all archived WAL, then promote (a target action needs a target)
+    target_args = (
+        []
+        if wanted == "latest"
+        else ["--type=time", f"--target={wanted}", "--target-action=promote"]
+    )
     restore = [
         "runuser", "-u", "postgres", "--", "pgbackrest", f"--stanza={STANZA}", "--delta",
-        *target_args, "--target-action=promote", "restore",
+        *target_args, "restore",
     ]  # fmt: skip
     unit = f"postgresql@{version}-main.service"
     promoted = shlex.join(psql_as_postgres("postgres", port, "-Atc", "SELECT pg_is_in_recovery()"))

@@ -12,7 +12,11 @@ from provisioning.checklist.support import UNIT
 
 ALERT_UNIT = "cognitive-memory-alert@.service"
 # Jobs run through `cognitive-memory job NAME --` by /etc/cron.d/cognitive-memory.
-WATCHED_JOBS = ["backup", "export-l2", "drift-check", "restore-test", "backup-check"]
+# With a backup host also: offsite (copies), pitr-full and pitr-diff (pgBackRest backups).
+WATCHED_JOBS = [
+    "backup", "export-l2", "drift-check", "restore-test", "backup-check",
+    "offsite", "pitr-full", "pitr-diff",
+]  # fmt: skip
 
 
 def test_the_alert_unit_is_valid(host):
