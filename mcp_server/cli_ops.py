@@ -192,7 +192,13 @@ def backup_test_restore(
 
 
 def restore(
-    dump: Path = typer.Argument(..., help="A dump made by `cognitive-memory backup run`"),
+    dump: Path | None = typer.Argument(None, help="A dump made by `cognitive-memory backup run`"),
+    time: str | None = typer.Option(
+        None,
+        "--time",
+        help="Instead of a dump: the cluster at this moment, from the backup "
+        "host (pgBackRest), e.g. '2026-11-26 01:30:00+00'",
+    ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation"),
     env: Environment | None = ENV_OPTION,
     as_json: bool = JSON_OPTION,
@@ -200,15 +206,25 @@ def restore(
     """Restore a dump into the database, safely (checksum, confirmation, swap when complete).
 
     Stops the service, restores beside the live database, checks row counts, swaps it in
-    (the replaced one kept as <db>__previous), starts the service, prints each step.
+    (the replaced one kept as <db>__previous), starts the service, prints each step. With
+    --time: the whole cluster at that moment from pgBackRest, restored beside the live one.
     """
     from mcp_server.ops import dumps
     from mcp_server.ops.restore import DumpRestore, Service, perform
 
+    if (dump is None) == (time is None):
+        typer.echo("error: give a DUMP or --time (one of them)", err=True)
+        raise typer.Exit(2)
     loaded, embedded = _database(env)
     settings = loaded.settings
-    method = DumpRestore(dumps.Dump(dump.resolve()), loaded.database_url, settings.database.name,
-                         embedded=embedded, migrate=_migrator(settings))  # fmt: skip
+    if time is not None:
+        from mcp_server.ops.pitr import PitrRestore
+
+        method = PitrRestore(time, settings.database.name, _port(loaded.database_url))
+    else:
+        method = DumpRestore(dumps.Dump(dump.resolve()), loaded.database_url,
+                             settings.database.name, embedded=embedded,
+                             migrate=_migrator(settings))  # fmt: skip
     say = (lambda _: None) if as_json else typer.echo
     outcome = perform(
         method,
@@ -222,6 +238,12 @@ def restore(
     else:
         typer.echo(f"done: {settings.database.name} holds {sum(outcome.rows.values())} rows "
                    f"in {len(outcome.rows)} tables")  # fmt: skip
+
+
+def _port(url: str) -> int:
+    from psycopg.conninfo import conninfo_to_dict
+
+    return int(conninfo_to_dict(url).get("port") or 5432)
 
 
 def _typed_name(question: str, database: str) -> bool:

@@ -145,7 +145,31 @@ def test_a_fresh_host_recovers_to_a_point_in_time_from_the_backup_host(scene, tm
     found = c.call("hybrid_search", {"query_text": "recovery point backups", "top_k": 3})
     assert found["results"][0]["id"] == insight["id"]
 
+    scene.facts["c"] = c
     green = recovery.checklist(c, tmp_path / "checklist.xml")
     assert green.returncode == 0, green.stdout[-8000:]
     # C carries on A's backups: its WAL reaches the same repository on a new timeline
     assert c.pgbackrest("check").returncode == 0
+
+
+def test_restore_time_brings_the_cluster_back_to_a_moment_on_a_deployed_host(scene):
+    c = scene.facts.get("c")
+    if c is None:
+        pytest.skip("the fresh host did not come up")
+    kept = c.call(
+        "store_raw_dialogue", {"session_id": "pitr", "speaker": "user", "content": "keep"}
+    )
+    time.sleep(1.1)
+    moment = c.sh("date -u '+%Y-%m-%d %H:%M:%S.%6N+00'").stdout.strip()
+    time.sleep(1.1)
+    gone = c.call(
+        "store_raw_dialogue", {"session_id": "pitr", "speaker": "user", "content": "gone"}
+    )
+    assert c.pgbackrest("check").returncode == 0  # the WAL past the moment is on the backup host
+    result = c.sh(f"/usr/local/bin/cognitive-memory restore --yes --time '{moment}'", timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    ids = c.query("SELECT string_agg(id::text, ',' ORDER BY id) FROM l0_raw").split(",")
+    assert str(kept["id"]) in ids and str(gone["id"]) not in ids
+    assert c.sh("systemctl is-active cognitive-memory-mcp.service").stdout.strip() == "active"
+    assert c.sh("ls -d /var/lib/postgresql/17/main.previous-*").returncode == 0  # kept
+    assert c.call("ping", {})["status"] == "ok"
