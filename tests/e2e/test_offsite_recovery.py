@@ -12,6 +12,7 @@ systemd-nspawn.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -81,6 +82,16 @@ def test_the_cron_jobs_put_a_dump_and_a_backup_on_the_backup_host(scene):
     assert any(name.endswith(".dump") for name in listing), listing
     info = json.loads(a.pgbackrest("info", "--output=json").stdout)[0]
     assert [b["type"] for b in info["backup"]][-1] in ("diff", "full")
+
+
+def test_the_runbook_commands_work_on_the_appliance(scene):
+    runbook = (recovery.REPO / "docs" / "offsite-recovery.md").read_text()
+    blocks = re.findall(r"^```sh offsite-host\n(.*?)^```", runbook, re.S | re.M)
+    commands = [line for block in blocks for line in block.splitlines() if line.strip()]
+    assert len(commands) >= 3
+    for command in commands:
+        result = scene.a.sh(command)
+        assert result.returncode == 0, f"{command}:\n{result.stdout}{result.stderr}"
 
 
 def test_an_unreachable_backup_host_is_detected_and_changes_nothing_there(scene):
