@@ -88,7 +88,7 @@ def test_with_a_backup_host_backups_run_as_postgres_and_copies_as_the_service_us
     # root only watches (the alert needs the env file); pgBackRest itself runs as postgres
     assert full[:2] == (DEFAULTS["cogmem_cron_pitr_full"], "root")
     assert diff[:2] == (DEFAULTS["cogmem_cron_pitr_diff"], "root")
-    assert "job pitr-full -- runuser -u postgres -- pgbackrest" in full[2]
+    assert "job pitr-full -- /usr/sbin/runuser -u postgres -- pgbackrest" in full[2]
     assert full[2].endswith("--type=full backup") and diff[2].endswith("--type=diff backup")
     ((schedule, user, command),) = jobs["cognitive-memory-offsite"]
     assert (schedule, user) == (DEFAULTS["cogmem_cron_offsite"], DEFAULTS["cogmem_user"])
