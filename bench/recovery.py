@@ -154,7 +154,7 @@ def main() -> int:
                 "columns": columns,
                 "rows": table,
                 "command": "python bench/recovery.py --insights "
-                + " ".join(map(str, args.insights)),
+                + " ".join(str(row[0]) for row in table),
             },
             indent=2,
         )
