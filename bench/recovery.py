@@ -65,7 +65,7 @@ def measure(size: int, folder: Path, wheel: Path) -> dict:
         assert deployed.returncode == 0, (deployed.stdout + deployed.stderr)[-4000:]
         if size:
             started = time.monotonic()
-            app.query(GENERATE.format(n=size))
+            app.query(GENERATE.format(n=size), timeout=3600)
             row["generate_s"] = round(time.monotonic() - started, 1)
         started = time.monotonic()
         assert app.pgbackrest("--type=full", "backup", timeout=1800).returncode == 0

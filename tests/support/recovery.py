@@ -36,7 +36,7 @@ class Appliance:
     def as_user(self, user: str, *argv: str, timeout: float = 300) -> subprocess.CompletedProcess:
         return self.sh(shlex.join(["runuser", "-u", user, "--", *argv]), timeout=timeout)
 
-    def query(self, sql: str) -> str:
+    def query(self, sql: str, timeout: float = 300) -> str:
         psql = [
             "psql",
             "-XAtq",
@@ -45,7 +45,8 @@ class Appliance:
             "-p",
             str(self.settings["postgresql_port"]),
         ]
-        result = self.as_user("postgres", *psql, "-d", self.settings["cogmem_db_name"], "-c", sql)
+        database = self.settings["cogmem_db_name"]
+        result = self.as_user("postgres", *psql, "-d", database, "-c", sql, timeout=timeout)
         assert result.returncode == 0, result.stderr
         return result.stdout.strip()
 
