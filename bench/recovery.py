@@ -42,10 +42,9 @@ RTO_GOAL_S = 300
 
 GENERATE = """
 INSERT INTO l2_insights (content, embedding, embedding_model)
-SELECT 'generated insight ' || g || ' on ' || md5(g::text),
-       (SELECT array_agg(random()::real + g * 0) FROM generate_series(1, 384))::vector,
-       'hashing-lexical-v1'
-FROM generate_series(1, {n}) AS g
+SELECT 'generated insight ' || g || ' on ' || md5(g::text), v.vec::vector, 'hashing-lexical-v1'
+FROM generate_series(1, {n}) AS g,
+     LATERAL (SELECT array_agg(random()::real) AS vec FROM generate_series(1, 384) WHERE g > 0) v
 """
 # One turn a second, each in its own transaction, stamped by the database clock.
 WRITER = (
