@@ -25,6 +25,8 @@ from pathlib import Path
 from mcp_server.ops.errors import OpsError
 
 STANZA = "cognitive-memory"
+# A cluster that does not start within this long is given up on (and the previous one restored).
+START_TIMEOUT = 180
 CLUSTERS = Path("/etc/postgresql")
 DATA = Path("/var/lib/postgresql")
 _TIME = re.compile(
@@ -104,7 +106,10 @@ class PitrRestore:
         say(f"restoring the cluster as of {self.moment.isoformat(' ')} into {staging}")
         restored = _as_postgres(
             "pgbackrest", f"--stanza={STANZA}", f"--pg1-path={staging}", "--type=time",
-            f"--target={self.moment.isoformat(' ')}", "--target-action=promote", "restore",
+            f"--target={self.moment.isoformat(' ')}", "--target-action=promote",
+            # the WAL is fetched once the directory is back in its place, not from the staging one
+            f"--recovery-option=restore_command=pgbackrest --stanza={STANZA} archive-get %f \"%p\"",
+            "restore",
         )  # fmt: skip
         if restored.returncode != 0:
             shutil.rmtree(staging, ignore_errors=True)
@@ -114,11 +119,12 @@ class PitrRestore:
         self.data.rename(previous)
         staging.rename(self.data)
         try:
-            subprocess.run(["systemctl", "start", self.unit], check=True, timeout=600)
+            subprocess.run(["systemctl", "start", self.unit], check=True, timeout=START_TIMEOUT)
             self._wait_promoted()
         except (subprocess.SubprocessError, OpsError) as error:
             say(f"the restored cluster did not come up ({error}); putting the previous one back")
-            subprocess.run(["systemctl", "stop", self.unit], check=False)
+            subprocess.run(["systemctl", "stop", self.unit], check=False, timeout=START_TIMEOUT)
+            shutil.rmtree(self.data.with_name("main.failed-restore"), ignore_errors=True)
             self.data.rename(self.data.with_name("main.failed-restore"))
             previous.rename(self.data)
             subprocess.run(["systemctl", "start", self.unit], check=True)
