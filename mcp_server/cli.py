@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from mcp_server import init_cli
+from mcp_server import cluster_cli, init_cli
 from mcp_server.config import ConfigurationError
 from mcp_server.db.connection import DatabaseError
 from mcp_server.db.migrator import MigrationError
@@ -89,8 +89,13 @@ def serve(
     from mcp_server import runtime
     from mcp_server.server import build_server
 
+    stdio = transport is Transport.stdio
+    if stdio:
+        from mcp_server.exit_signals import exit_cleanly_on_signals
+
+        exit_cleanly_on_signals()  # before the start, which may start the embedded cluster
     started = runtime.start(_set_environment(env))
-    if transport is Transport.stdio:
+    if stdio:
         build_server(started).run("stdio")
         return
     from mcp_server.monitoring.health import PoolHealth
@@ -159,6 +164,7 @@ def call(
 
 
 app.command("init")(user_errors(init_cli.init))
+db_app.command("stop")(cluster_cli.stop)
 
 
 @app.command("mcp-config")
@@ -223,13 +229,19 @@ def db_setup(env: Environment = typer.Option(Environment.development, "--env")) 
 @db_app.command("status")
 @user_errors
 def db_status(env: Environment | None = ENV_OPTION) -> None:
-    """Show which migrations are applied."""
+    """Show which migrations are applied, and whether the embedded cluster runs."""
     from rich.console import Console
     from rich.table import Table
 
-    from mcp_server.db import migrator
+    from mcp_server.config import load_settings
+    from mcp_server.db import embedded, migrator
     from mcp_server.db.connection import connect
 
+    if load_settings(_set_environment(env), providers=False).secret("DATABASE_URL") is None:
+        cluster = embedded.state()
+        typer.echo(cluster_cli.describe(cluster))
+        if cluster.postmaster is None:
+            return  # a status never starts it
     loaded = _load_for_database_work(env)
     with connect(loaded.settings, url=loaded.database_url, autocommit=True) as conn:
         known = migrator.applied(conn)
