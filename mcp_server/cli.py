@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from enum import StrEnum
 from functools import wraps
 from pathlib import Path
@@ -13,22 +12,14 @@ import typer
 
 from mcp_server import cluster_cli, init_cli
 from mcp_server.config import ConfigurationError
-from mcp_server.db.connection import DatabaseError
-from mcp_server.db.migrator import MigrationError
-from mcp_server.runtime import SchemaNotCurrentError
-
-# Errors a user fixes by changing something; they print one line and exit 2.
-USER_ERRORS = (
-    ConfigurationError,
-    FileNotFoundError,
-    DatabaseError,
-    MigrationError,
-    SchemaNotCurrentError,
-)
+from mcp_server.errors import USER_ERRORS, report
+from mcp_server.evaluation import cli as evaluation_cli
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 db_app = typer.Typer(no_args_is_help=True, help="Create and migrate the databases.")
 app.add_typer(db_app, name="db")
+app.add_typer(evaluation_cli.judge_app, name="judge")
+app.add_typer(evaluation_cli.golden_app, name="golden")
 
 
 class Environment(StrEnum):
@@ -46,10 +37,6 @@ ENV_OPTION = typer.Option(
 )
 
 
-def _debugging() -> bool:
-    return os.environ.get("COGMEM_DEBUG") == "1"
-
-
 def user_errors(command):
     """Turn a user-fixable error into one clear line and exit code 2 (traceback with DEBUG)."""
 
@@ -58,9 +45,7 @@ def user_errors(command):
         try:
             return command(*args, **kwargs)
         except USER_ERRORS as error:
-            if _debugging():
-                traceback.print_exc()
-            typer.echo(f"error: {error}", err=True)
+            report(error)
             raise typer.Exit(2) from None
 
     return wrapper

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
 import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -16,6 +18,20 @@ from mcp_server.config import SECRET_VARIABLES, Settings, load_settings
 from mcp_server.db import migrator
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config):
+    """Give each checkout its own temporary root.
+
+    pytest keeps only the newest three run folders under its root and deletes older ones at
+    start; with one shared root, a run in another checkout would delete this run's live
+    embedded cluster.
+    """
+    if "PYTEST_DEBUG_TEMPROOT" not in os.environ:
+        tag = hashlib.sha256(str(REPO).encode()).hexdigest()[:8]
+        root = Path(tempfile.gettempdir()) / f"cogmem-tests-{tag}"
+        root.mkdir(exist_ok=True)
+        os.environ["PYTEST_DEBUG_TEMPROOT"] = str(root)
 
 
 def stop_cluster(pgdata: Path) -> None:

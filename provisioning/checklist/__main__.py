@@ -31,6 +31,7 @@ GROUPS = {
     "test_7_schedules": "Schedules",
     "test_8_post_deployment_validation": "Post-deployment validation",
     "test_9_environment_separation": "Environment separation",
+    "test_10_evaluation": "Evaluation",
 }
 
 
