@@ -81,7 +81,9 @@ def serve(
         exit_cleanly_on_signals()  # before the start, which may start the embedded cluster
     started = runtime.start(_set_environment(env))
     if stdio:
-        build_server(started).run("stdio")
+        from mcp_server.transport.stdio import serve_stdio
+
+        anyio.run(serve_stdio, build_server(started))
         return
     from mcp_server.monitoring.health import PoolHealth
     from mcp_server.transport.http import serve_http
