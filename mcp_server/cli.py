@@ -123,7 +123,7 @@ def call(
 
     import anyio
 
-    from mcp_server.client import ToolCallError, call_tool, connect
+    from mcp_server.client import ToolCallError, connect, innermost, payload
     from mcp_server.config import load_settings
 
     environment = _set_environment(env) or os.environ.get("ENVIRONMENT", "development")
@@ -135,17 +135,22 @@ def call(
         raise ConfigurationError("--json-args must be a JSON object")
     token = load_settings(environment).secret("MCP_HTTP_TOKEN") if url else None
 
-    async def run() -> dict:
+    async def run():
         async with connect(url=url, token=token, environment=environment) as client:
-            return await call_tool(client, tool, arguments)
+            return await client.call_tool(tool, arguments)
 
     try:
-        result = anyio.run(run)
+        # Judged outside the client's task groups, so a refusal is no exception group.
+        result = payload(tool, anyio.run(run))
     except ToolCallError as error:
         typer.echo(f"error: {tool}: {error}", err=True)
         raise typer.Exit(1) from None
-    except OSError as error:
-        typer.echo(f"error: cannot reach {url or 'the stdio server'}: {error}", err=True)
+    except Exception as error:
+        # Refused connections, a server that would not start: one line (the whole story
+        # with COGMEM_DEBUG=1), not the transports' nested exception groups.
+        cause = innermost(error)
+        reason = f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
+        report(f"cannot reach {url or 'the stdio server'}: {reason}")
         raise typer.Exit(2) from None
     typer.echo(json.dumps(result, indent=2, default=str))
 
