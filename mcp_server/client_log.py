@@ -14,6 +14,7 @@ from typing import Any
 
 import mcp_types as types
 from mcp.server import MCPServer
+from mcp.shared.exceptions import MCPDeprecationWarning
 
 LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 DEFAULT_LEVEL = "warning"
@@ -50,7 +51,7 @@ async def send(context: Any, level: str, message: str) -> None:
         return
     with warnings.catch_warnings():
         # Deprecated by the 2026-07-28 revision, still how handshake-era clients are told.
-        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", MCPDeprecationWarning)
         try:
             await context.log(level, message, logger_name=LOGGER)
         except Exception:  # a closed stream must not turn an answer into an error

@@ -15,7 +15,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_server.runtime import Runtime
 from mcp_server.server import build_server
 
-pytestmark = [pytest.mark.anyio, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+pytestmark = [pytest.mark.anyio, pytest.mark.filterwarnings("ignore::UserWarning")]
 
 FIXED = ["memory://episode-memory", "memory://l0-raw", "memory://l2-insights",
          "memory://stale-memory", "memory://working-memory"]  # fmt: skip
