@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 import sys
 from enum import StrEnum
-from functools import wraps
 from pathlib import Path
 
 import typer
 
 from mcp_server import cluster_cli, init_cli
+from mcp_server.cli_support import ENV_OPTION, Environment, user_errors
+from mcp_server.cli_support import load_for_database_work as _load_for_database_work
+from mcp_server.cli_support import set_environment as _set_environment
 from mcp_server.config import ConfigurationError
-from mcp_server.errors import USER_ERRORS, report
+from mcp_server.errors import report
 from mcp_server.evaluation import cli as evaluation_cli
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -22,39 +24,9 @@ app.add_typer(evaluation_cli.judge_app, name="judge")
 app.add_typer(evaluation_cli.golden_app, name="golden")
 
 
-class Environment(StrEnum):
-    development = "development"
-    production = "production"
-
-
 class Transport(StrEnum):
     stdio = "stdio"
     http = "http"
-
-
-ENV_OPTION = typer.Option(
-    None, "--env", help="development or production (default: $ENVIRONMENT or development)"
-)
-
-
-def user_errors(command):
-    """Turn a user-fixable error into one clear line and exit code 2 (traceback with DEBUG)."""
-
-    @wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except USER_ERRORS as error:
-            report(error)
-            raise typer.Exit(2) from None
-
-    return wrapper
-
-
-def _set_environment(env: Environment | None) -> str | None:
-    if env is not None:
-        os.environ["ENVIRONMENT"] = env.value
-    return env.value if env is not None else None
 
 
 @app.command()
@@ -186,12 +158,6 @@ def db_migrate(env: Environment | None = ENV_OPTION) -> None:
     _migrate(_load_for_database_work(env))
 
 
-def _load_for_database_work(env: Environment | None):
-    from mcp_server import runtime
-
-    return runtime.load(_set_environment(env), log_level="WARNING", providers=False)
-
-
 def _migrate(loaded) -> None:
     from mcp_server.db import migrator
     from mcp_server.db.connection import connect
@@ -312,6 +278,9 @@ def export_l2(
     to: Path | None = typer.Option(
         None, help="Git repository folder (default: <data dir>/exports/l2-<env>)"
     ),
+    keep_days: int | None = typer.Option(
+        None, "--keep-days", min=1, help="Fold export history older than this many days"
+    ),
     env: Environment | None = ENV_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON"),
 ) -> None:
@@ -326,16 +295,18 @@ def export_l2(
     settings = loaded.settings
     target = to or data_dir() / "exports" / f"l2-{settings.environment}"
     with connect(settings, url=loaded.database_url) as conn:
-        result = run_export(conn, target, settings.database.name)
+        result = run_export(conn, target, settings.database.name, keep_days)
     if as_json:
         typer.echo(json.dumps({"path": str(result.path), "rows": result.rows,
-                               "commit": result.commit}))  # fmt: skip
+                               "commit": result.commit, "pruned": result.pruned}))  # fmt: skip
     elif result.commit:
         typer.echo(
             f"exported {result.rows} insights to {result.path} (commit {result.commit[:10]})"
         )
     else:
         typer.echo(f"{result.rows} insights, unchanged since the last export: nothing to commit")
+    if result.pruned:
+        typer.echo(f"removed {result.pruned} commits older than {keep_days} days from the history")
 
 
 # The appliance tools live in provisioning/ (control machine, not the installed server):
@@ -377,6 +348,11 @@ def testhost(ctx: typer.Context) -> None:
     """Throwaway Debian 13 hosts on this machine: up|down|list [--name N]."""
     raise typer.Exit(_provisioning("provisioning.testhost").main(ctx.args))
 
+
+# backup, restore, import, psql, job, alert: operations on the data (mcp_server/cli_ops.py)
+from mcp_server.cli_ops import register as _register_ops  # noqa: E402
+
+_register_ops(app)
 
 if __name__ == "__main__":
     main()

@@ -15,7 +15,7 @@ from typing import Annotated
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Discriminator, Field, Tag
 
 from mcp_server import __version__
 from mcp_server.app_context import AppContext, app_of
@@ -382,8 +382,15 @@ async def evaluate_answer(
         )  # fmt: skip
 
 
+def _doc_kind(value: object) -> str:
+    # Tagged, so a refusal names one reading ("docs[0].text must be a string"), not both.
+    return "id" if isinstance(value, int) else "text"
+
+
 JudgedDoc = Annotated[
-    RowId | Annotated[StorableText, Field(min_length=1, max_length=CONTENT_MAX)],
+    Annotated[RowId, Tag("id")]
+    | Annotated[StorableText, Field(min_length=1, max_length=CONTENT_MAX), Tag("text")],
+    Discriminator(_doc_kind),
     Field(description="An L2 insight id, or a document's text"),
 ]
 

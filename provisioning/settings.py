@@ -184,13 +184,10 @@ def check(s: dict[str, Any], source: str = "settings") -> None:
         _fail(source, "cogmem_watchdog_sec", s["cogmem_watchdog_sec"], "must be at least 4")
     if s["cogmem_restart_sec"] < 0:
         _fail(source, "cogmem_restart_sec", s["cogmem_restart_sec"], "must not be negative")
-    if s["cogmem_backup_retention_days"] < 1:
-        _fail(
-            source,
-            "cogmem_backup_retention_days",
-            s["cogmem_backup_retention_days"],
-            "must be at least 1",
-        )
+    for key in ("cogmem_backup_retention_days", "cogmem_backup_max_age_hours",
+                "cogmem_export_retention_days"):  # fmt: skip
+        if s[key] < 1:
+            _fail(source, key, s[key], "must be at least 1")
     for key in [k for k in s if k.startswith("cogmem_cron_")]:
         if not is_cron_schedule(s[key]):
             _fail(
@@ -243,6 +240,9 @@ def check(s: dict[str, Any], source: str = "settings") -> None:
         _fail(source, "cogmem_wheel", s["cogmem_wheel"], "is not a file on this machine")
     if s["cogmem_restore_dump"] and not Path(s["cogmem_restore_dump"]).is_file():
         _fail(source, "cogmem_restore_dump", s["cogmem_restore_dump"], "is not a file here")
+    if s["cogmem_restore_dump"] and not Path(s["cogmem_restore_dump"] + ".sha256").is_file():
+        _fail(source, "cogmem_restore_dump", s["cogmem_restore_dump"],
+              "has no .sha256 beside it (copy the dump with its .sha256 and .json)")  # fmt: skip
     if s["cogmem_wheelhouse"] and not Path(s["cogmem_wheelhouse"]).is_dir():
         _fail(source, "cogmem_wheelhouse", s["cogmem_wheelhouse"], "is not a folder here")
     for path in s["cogmem_ca_certificates"]:
@@ -303,11 +303,18 @@ def secrets_file_path(s: Mapping[str, Any]) -> Path:
     return Path(os.environ.get("COGMEM_SECRETS_FILE") or s["cogmem_secrets_file"]).expanduser()
 
 
-def deployer_secrets(s: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> dict:
+def _read_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def deployer_secrets(
+    s: Mapping[str, Any], environ: Mapping[str, str] = os.environ, load=_read_yaml
+) -> dict:
     """API keys and alert settings: the secrets file, overridden by the environment.
 
     Only names in DEPLOYER_SECRETS; values are never printed. The generated password and token
-    are not here: they are made on the host.
+    are not here: they are made on the host. `load` reads the file (Ansible passes one that
+    decrypts a Vault file).
     """
     path = secrets_file_path(s)
     found: dict[str, str] = {}
@@ -315,7 +322,7 @@ def deployer_secrets(s: Mapping[str, Any], environ: Mapping[str, str] = os.envir
         if path.stat().st_mode & 0o077:
             raise SettingsError(f"{path} holds secrets: run chmod 600 {path}")
         try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            document = load(path) or {}
         except yaml.YAMLError:
             raise SettingsError(f"{path} is not valid YAML") from None
         if not isinstance(document, dict):

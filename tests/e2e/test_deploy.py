@@ -243,8 +243,10 @@ def test_a_new_host_recovers_from_a_backup(deployment, wheel, tmp_path):
     assert backup.returncode == 0, backup.stderr
     written = backup.stdout.split("backup written: ", 1)[1].split(" (")[0]
     dump = tmp_path / Path(written).name
-    dump.write_bytes((deployment.host.root / written.lstrip("/")).read_bytes())
-    dump.chmod(0o600)
+    for suffix in ("", ".sha256", ".json"):  # the dump with its checksum and manifest
+        copy = Path(f"{dump}{suffix}")
+        copy.write_bytes((deployment.host.root / (written + suffix).lstrip("/")).read_bytes())
+        copy.chmod(0o600)
 
     with testhost.throwaway_host() as new_host:
         extra = {"cogmem_wheel": str(wheel), "cogmem_restore_dump": str(dump)}

@@ -59,3 +59,22 @@ def test_reembed_logs_every_batch(paid):
     anyio.run(cli._reembed, runtime, 2, False)
     assert cost_rows(runtime.database_url) == [("openai_embeddings", 1, 4),
                                                ("openai_embeddings", 1, 2)]  # fmt: skip
+
+
+def test_import_logs_its_embeddings(paid, tmp_path):
+    from mcp_server import cli_ops
+    from mcp_server.ops.export import export_l2
+
+    runtime, _ = paid
+    with psycopg.connect(runtime.database_url, autocommit=True) as conn:
+        for i in range(3):
+            conn.execute(
+                "INSERT INTO l2_insights (content, embedding, embedding_model) "
+                "VALUES (%s, array_fill(0.1, ARRAY[8])::vector, 'old')",
+                [f"insight {i}"],
+            )
+        export_l2(conn, tmp_path / "export", runtime.settings.database.name)
+        conn.execute("DELETE FROM l2_insights")
+    anyio.run(cli_ops._import, runtime, tmp_path / "export", None, 2, True)
+    assert cost_rows(runtime.database_url) == [("openai_embeddings", 1, 4),
+                                               ("openai_embeddings", 1, 2)]  # fmt: skip

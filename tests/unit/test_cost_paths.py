@@ -23,6 +23,8 @@ PATHS = {
         "tests/integration/test_providers.py (tool embeddings -> openai_embeddings rows)",
     ("cli.py", "_reembed", "make_embedder"):
         "tests/integration/test_cost_rows.py::test_reembed_logs_every_batch",
+    ("cli_ops.py", "_import", "make_embedder"):
+        "tests/integration/test_cost_rows.py::test_import_logs_its_embeddings",
     ("monitoring/drift_check.py", "run", "make_embedder"):
         "tests/integration/test_cost_rows.py::test_the_drift_check_logs_its_query_embeddings",
     ("evaluation/clients.py", "chat", "make_chat"):
