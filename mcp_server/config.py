@@ -79,6 +79,8 @@ class SearchSettings(_Section):
     rrf_k: int = Field(60, ge=1)
     candidates: int = Field(100, ge=10, le=1000)
     text_search_config: str = Field("simple", pattern=r"^[a-z_]+$")
+    # hybrid_search hides hits without a shared word below this cosine (memory/relevance.py).
+    min_similarity: float = Field(0.2, ge=-1, le=1)
 
 
 class WorkingMemorySettings(_Section):
