@@ -81,11 +81,11 @@ async def recent(conn: AsyncConnection, limit: int) -> list[dict]:
 # websearch_to_tsquery ANDs every word, so a question ("When did Caroline go to the support
 # group?") matched only insights holding all eight words: on LoCoMo (bench/locomo.py) the
 # keyword branch found no evidence turn at all and hybrid search equalled semantic search.
-# Words found in more than COMMON_SHARE of the insights (and in more than COMMON_ROWS of
-# them) are left out of the match, as read from the statistics ANALYZE keeps for the fts
-# column (pg_stats.most_common_elems): free at query time, language-neutral, and it also
-# drops words nearly every memory holds (a user's name), which would make every row a
-# candidate. They still count in the score of the rows that match, with their low idf. Before
+# Words found in more than COMMON_SHARE of the insights and in more than COMMON_ROWS of
+# them are left out of the match (every matching row is scored, so they set the cost), as
+# read from the statistics ANALYZE keeps for the fts column (pg_stats.most_common_elems):
+# free at query time, language-neutral, and it also drops words nearly every memory holds
+# (a user's name), which would make every row a candidate. They still count in the score of the rows that match, with their low idf. Before
 # the first ANALYZE nothing counts as common. A query whose words are all common matches the
 # insights holding all of them; a query without words matches nothing.
 #
@@ -95,8 +95,10 @@ async def recent(conn: AsyncConnection, limit: int) -> list[dict]:
 # LoCoMo, all-MiniLM-L6-v2, keyword branch recall@5 without the adversarial category: 0.50
 # ts_rank_cd any uncommon word (simple config), 0.60 BM25 (english config), 0.70 BM25 over
 # content and context (migration 004).
-COMMON_SHARE = 0.03
-COMMON_ROWS = 10
+# Both limits, so a small store scores every match: on LoCoMo (600 turns per conversation,
+# where "paint" is in 3 % of the turns) leaving out words above 3 % cost 0.025 of recall@5.
+COMMON_SHARE = 0.01
+COMMON_ROWS = 1000
 BM25_K1 = 1.2
 BM25_B = 0.75
 
