@@ -85,9 +85,10 @@ async def recent(conn: AsyncConnection, limit: int) -> list[dict]:
 # them are left out of the match (every matching row is scored, so they set the cost), as
 # read from the statistics ANALYZE keeps for the fts column (pg_stats.most_common_elems):
 # free at query time, language-neutral, and it also drops words nearly every memory holds
-# (a user's name), which would make every row a candidate. They still count in the score of the rows that match, with their low idf. Before
-# the first ANALYZE nothing counts as common. A query whose words are all common matches the
-# insights holding all of them; a query without words matches nothing.
+# (a user's name), which would make every row a candidate. They still count in the score of
+# the rows that match, with their low idf. Before the first ANALYZE nothing counts as
+# common. A query whose words are all common matches the insights holding all of them; a
+# query without words matches nothing.
 #
 # ts_rank_cd has no idf: a row repeating "did" outranked one holding the rare word. BM25
 # needs each word's document frequency: for a common word the statistics give it, for any
