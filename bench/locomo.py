@@ -28,7 +28,6 @@ import asyncio
 import importlib.util
 import json
 import os
-import platform
 import re
 import statistics
 import tempfile
@@ -44,6 +43,7 @@ from psycopg import sql
 from rich.console import Console
 from rich.table import Table
 
+from bench import results_file
 from bench.hybrid_search import percentiles
 
 REPO = Path(__file__).resolve().parents[1]
@@ -386,7 +386,7 @@ def main() -> None:
         default=[],
         help="extra hybrid modes, by semantic weight (keyword = 1 - it), e.g. 0.5",
     )
-    parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "locomo.json")
+    parser.add_argument("--output", default="locomo", help="name under bench/results/")
     args = parser.parse_args()
     # A private cluster, so a benchmark never touches the user's own memories.
     os.environ["COGMEM_DATA_DIR"] = tempfile.mkdtemp(prefix="cogmem-bench-")
@@ -405,6 +405,7 @@ def main() -> None:
     embedder = make_embedder(args.provider, settings)
     conversations = [read_conversation(path, args.captions) for path in files]
     console.print(f"[bold]LoCoMo[/] from {args.data}, provider {args.provider}…")
+    machine_text = results_file.machine()
     outcome = asyncio.run(
         benchmark(args, settings, embedder, conversations, embedded_url("postgres"))
     )
@@ -426,13 +427,58 @@ def main() -> None:
         "questions": sum(len(c.questions) for c in conversations),
         "questions_without_usable_evidence": sum(c.unusable for c in conversations),
         "categories": CATEGORIES,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         **outcome,
     }
     report(document)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(document, indent=2))
-    console.print(f"written to {args.output} in {document['seconds']:.0f} s")
+    answerable = document["results"][0]["metrics"]["all without 5"]["questions"]
+    path = results_file.write(
+        args.output,
+        title=f"LoCoMo retrieval: {answerable} questions "
+        f"(categories 1-4) on {len(conversations)} conversations, {embedder.model} "
+        f"({embedder.provider}), top {TOP_K}; tuned on {', '.join(sorted(args.tune))}",
+        columns=TABLE_COLUMNS,
+        rows=table_rows(document),
+        versions=results_file.versions(
+            "sentence-transformers", "torch", postgres_url=embedded_url("postgres")
+        ),
+        machine_text=machine_text,
+        details=document,
+    )
+    console.print(f"written to {path} in {document['seconds']:.0f} s")
+
+
+TABLE_COLUMNS = [
+    "mode",
+    "recall@5",
+    "recall@10",
+    "MRR",
+    "recall@5 tuned",
+    "recall@5 held out",
+    "recall@10 held out",
+    *(f"recall@5 cat {c}" for c in (1, 2, 3, 4)),
+    "p50 ms",
+]
+
+
+def table_rows(document: dict) -> list[list]:
+    """Categories 1-4 (5 is adversarial: no evidence to find)."""
+    rows = []
+    for result in document["results"]:
+        m = result["metrics"]
+        rows.append(
+            [
+                result["mode"],
+                m["all without 5"]["recall@5"],
+                m["all without 5"]["recall@10"],
+                m["all without 5"]["mrr"],
+                m["tuned"].get("recall@5"),
+                m["held out"].get("recall@5"),
+                m["held out"].get("recall@10"),
+                *(m[str(c)]["recall@5"] for c in (1, 2, 3, 4)),
+                round(result["latency"]["p50_ms"], 1),
+            ]
+        )
+    return rows
 
 
 if __name__ == "__main__":

@@ -240,7 +240,7 @@ async def hybrid_search(
     weights = weights or app.settings.search.weights
     provider = app.embedder.provider
     if query_embedding is None:
-        query_embedding = await app.embed(query_text)
+        query_embedding = await app.embed_query(query_text)
     else:
         _check_query_embedding(query_embedding, app.embedder.dimension)
         provider = "caller"
