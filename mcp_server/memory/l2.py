@@ -157,7 +157,7 @@ size AS (  -- how many insights there are; counted only before the first ANALYZE
                 ELSE (SELECT count(*) FROM l2_insights) END AS insights
     FROM pg_class WHERE oid = 'l2_insights'::regclass
 ),
-idf AS (
+idf AS MATERIALIZED (  -- once per query word, not once per matching row
     SELECT words.word,
            ln(1 + (greatest(size.insights, df.rows) - df.rows + 0.5) / (df.rows + 0.5)) AS idf
     FROM words, size,
