@@ -1,6 +1,8 @@
-"""`python -m mcp_server` starts the server, exactly like `cognitive-memory serve`."""
+"""`python -m mcp_server [OPTIONS]` starts the server, exactly like `cognitive-memory serve`."""
+
+import sys
 
 from mcp_server.cli import main
 
 if __name__ == "__main__":
-    main(["serve"])
+    main(["serve", *sys.argv[1:]])

@@ -4,71 +4,28 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from enum import StrEnum
-from functools import wraps
 from pathlib import Path
 
 import typer
 
+from mcp_server import init_cli
+from mcp_server.cli_support import ENV_OPTION, Environment, user_errors
+from mcp_server.cli_support import load_for_database_work as _load_for_database_work
+from mcp_server.cli_support import set_environment as _set_environment
 from mcp_server.config import ConfigurationError
-from mcp_server.db.connection import DatabaseError
-from mcp_server.db.migrator import MigrationError
-from mcp_server.runtime import SchemaNotCurrentError
-
-# Errors a user fixes by changing something; they print one line and exit 2.
-USER_ERRORS = (
-    ConfigurationError,
-    FileNotFoundError,
-    DatabaseError,
-    MigrationError,
-    SchemaNotCurrentError,
-)
+from mcp_server.evaluation import cli as evaluation_cli
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 db_app = typer.Typer(no_args_is_help=True, help="Create and migrate the databases.")
 app.add_typer(db_app, name="db")
-
-
-class Environment(StrEnum):
-    development = "development"
-    production = "production"
+app.add_typer(evaluation_cli.judge_app, name="judge")
+app.add_typer(evaluation_cli.golden_app, name="golden")
 
 
 class Transport(StrEnum):
     stdio = "stdio"
     http = "http"
-
-
-ENV_OPTION = typer.Option(
-    None, "--env", help="development or production (default: $ENVIRONMENT or development)"
-)
-
-
-def _debugging() -> bool:
-    return os.environ.get("COGMEM_DEBUG") == "1"
-
-
-def user_errors(command):
-    """Turn a user-fixable error into one clear line and exit code 2 (traceback with DEBUG)."""
-
-    @wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except USER_ERRORS as error:
-            if _debugging():
-                traceback.print_exc()
-            typer.echo(f"error: {error}", err=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
-
-
-def _set_environment(env: Environment | None) -> str | None:
-    if env is not None:
-        os.environ["ENVIRONMENT"] = env.value
-    return env.value if env is not None else None
 
 
 @app.command()
@@ -157,6 +114,9 @@ def call(
     typer.echo(json.dumps(result, indent=2, default=str))
 
 
+app.command("init")(user_errors(init_cli.init))
+
+
 @app.command("mcp-config")
 def mcp_config(
     name: str = typer.Option("cognitive-memory", help="Server name in Claude Code"),
@@ -166,9 +126,15 @@ def mcp_config(
     env: Environment = typer.Option(Environment.development, "--env"),
 ) -> None:
     """Print what to paste into Claude Code: stdio (local), HTTP with token, stdio over SSH."""
+    from mcp_server import user_config
     from mcp_server.mcp_config import render
 
-    typer.echo(render(name=name, url=url, ssh_host=ssh_host, prefix=prefix, environment=env.value))
+    config_dir = user_config.config_home().expanduser().resolve()
+    user_config.initialize(config_dir, env.value)  # so the pinned folder exists
+    typer.echo(
+        render(name=name, url=url, ssh_host=ssh_host, prefix=prefix, environment=env.value,
+               config_dir=str(config_dir))
+    )  # fmt: skip
 
 
 @db_app.command("migrate")
@@ -176,12 +142,6 @@ def mcp_config(
 def db_migrate(env: Environment | None = ENV_OPTION) -> None:
     """Apply pending migrations to this environment's database."""
     _migrate(_load_for_database_work(env))
-
-
-def _load_for_database_work(env: Environment | None):
-    from mcp_server import runtime
-
-    return runtime.load(_set_environment(env), log_level="WARNING", providers=False)
 
 
 def _migrate(loaded) -> None:
@@ -298,6 +258,9 @@ def export_l2(
     to: Path | None = typer.Option(
         None, help="Git repository folder (default: <data dir>/exports/l2-<env>)"
     ),
+    keep_days: int | None = typer.Option(
+        None, "--keep-days", min=1, help="Fold export history older than this many days"
+    ),
     env: Environment | None = ENV_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON"),
 ) -> None:
@@ -312,16 +275,18 @@ def export_l2(
     settings = loaded.settings
     target = to or data_dir() / "exports" / f"l2-{settings.environment}"
     with connect(settings, url=loaded.database_url) as conn:
-        result = run_export(conn, target, settings.database.name)
+        result = run_export(conn, target, settings.database.name, keep_days)
     if as_json:
         typer.echo(json.dumps({"path": str(result.path), "rows": result.rows,
-                               "commit": result.commit}))  # fmt: skip
+                               "commit": result.commit, "pruned": result.pruned}))  # fmt: skip
     elif result.commit:
         typer.echo(
             f"exported {result.rows} insights to {result.path} (commit {result.commit[:10]})"
         )
     else:
         typer.echo(f"{result.rows} insights, unchanged since the last export: nothing to commit")
+    if result.pruned:
+        typer.echo(f"removed {result.pruned} commits older than {keep_days} days from the history")
 
 
 # The appliance tools live in provisioning/ (control machine, not the installed server):
@@ -363,6 +328,11 @@ def testhost(ctx: typer.Context) -> None:
     """Throwaway Debian 13 hosts on this machine: up|down|list [--name N]."""
     raise typer.Exit(_provisioning("provisioning.testhost").main(ctx.args))
 
+
+# backup, restore, import, psql, job, alert: operations on the data (mcp_server/cli_ops.py)
+from mcp_server.cli_ops import register as _register_ops  # noqa: E402
+
+_register_ops(app)
 
 if __name__ == "__main__":
     main()

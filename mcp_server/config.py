@@ -1,6 +1,7 @@
 """The environment contract: config/config.yaml (base + per-environment) plus config/.env.<env>.
 
-Nothing here imports the rest of the package, so every layer can read settings.
+Nothing here imports the rest of the package (but user_config, which imports nothing of
+ours), so every layer can read settings.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any, Literal
 import yaml
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from mcp_server import user_config
 
 ENVIRONMENTS = ("development", "production")
 DATABASE_NAMES = {"development": "cognitive_memory_dev", "production": "cognitive_memory"}
@@ -92,8 +95,10 @@ class ModelRef(_Section):
 class EvaluationSettings(_Section):
     enabled: bool = False
     evaluator: ModelRef = ModelRef(provider="anthropic", model="claude-3-5-haiku-latest")
-    judges: list[ModelRef] = []
-    reflexion_reward_threshold: float = 0.3
+    judges: list[ModelRef] = Field([], max_length=2)
+    reflexion_reward_threshold: float = Field(0.3, ge=-1, le=1)
+    # Judge calls in flight at once: 50 docs x 2 judges finish well inside a client's 60 s.
+    judge_concurrency: int = Field(8, ge=1, le=64)
 
 
 class RetrySettings(_Section):
@@ -105,12 +110,26 @@ class RetrySettings(_Section):
 class BudgetSettings(_Section):
     monthly_limit_eur: float = Field(10.0, gt=0)
     alert_threshold_pct: float = Field(80, gt=0, le=100)
+    # True: once the month's spend reaches the limit, paid model calls are refused.
+    hard_stop: bool = False
 
 
 class StagedDualJudgeSettings(_Section):
-    kappa_threshold: float = 0.85
-    kappa_fallback: float = 0.70
+    kappa_threshold: float = Field(0.85, ge=-1, le=1)
+    kappa_fallback: float = Field(0.70, ge=-1, le=1)
     spot_check_rate: float = Field(0.05, ge=0, le=1)
+    # The most recent dual-judged ground-truth rows whose kappa decides the move to phase 2.
+    window_rows: int = Field(100, ge=1)
+    # Spot checks of the last N days decide HEALTHY or LOW (and the revert) in phase 2.
+    validation_days: int = Field(30, ge=1)
+    # Fewer doc pairs than this in a window decide nothing.
+    min_pairs: int = Field(20, ge=1)
+
+
+class DriftSettings(_Section):
+    # Drift: today's precision@5 more than `tolerance` below the mean of the last N days.
+    tolerance: float = Field(0.05, ge=0, le=1)
+    baseline_days: int = Field(7, ge=1, le=365)
 
 
 class Settings(_Section):
@@ -126,6 +145,7 @@ class Settings(_Section):
     api_costs_eur: dict[str, float] = {}
     budget: BudgetSettings = BudgetSettings()
     staged_dual_judge: StagedDualJudgeSettings = StagedDualJudgeSettings()
+    drift: DriftSettings = DriftSettings()
     secrets: dict[str, SecretStr] = {}
 
     def secret(self, name: str) -> str | None:
@@ -143,6 +163,15 @@ class Settings(_Section):
             used.update(judge.provider for judge in self.evaluation.judges)
         return used
 
+    def providers_needing_keys(self) -> set[str]:
+        """Providers whose API key is required: an OpenAI-compatible server of one's own
+        (base_url set: Ollama, vLLM) needs none."""
+        refs = [(self.embedding.provider, self.embedding.base_url)]
+        if self.evaluation.enabled:
+            evaluation = self.evaluation
+            refs += [(m.provider, m.base_url) for m in (evaluation.evaluator, *evaluation.judges)]
+        return {p for p, url in refs if p in PROVIDER_KEYS and not (p == "openai" and url)}
+
 
 def resolve_environment(value: str | None = None) -> str:
     environment = value if value is not None else os.environ.get("ENVIRONMENT", "development")
@@ -154,14 +183,8 @@ def resolve_environment(value: str | None = None) -> str:
 
 
 def default_config_dir() -> Path:
-    """COGMEM_CONFIG_DIR, else ./config, else the checkout's config/, else the packaged default."""
-    if explicit := os.environ.get("COGMEM_CONFIG_DIR"):
-        return Path(explicit)
-    package = Path(__file__).resolve().parent
-    for candidate in (Path.cwd() / "config", package.parent / "config", package / "defaults"):
-        if (candidate / "config.yaml").is_file():
-            return candidate
-    return Path.cwd() / "config"
+    """COGMEM_CONFIG_DIR, else the user's config folder; never the working directory."""
+    return user_config.config_home()
 
 
 def env_file_path(config_dir: Path, environment: str) -> Path:
@@ -172,7 +195,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigurationError(f"Config file not found: {path}") from None
+        raise ConfigurationError(
+            f"Config file not found: {path}; create it with: cognitive-memory init"
+        ) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigurationError(f"Cannot read config file {path}: {error}") from None
     except yaml.YAMLError as error:
@@ -221,7 +246,7 @@ def _check_env_file_mode(path: Path) -> None:
 
 
 def _required_variables(settings: Settings, providers: bool) -> list[str]:
-    used = settings.providers_in_use() if providers else set()
+    used = settings.providers_needing_keys() if providers else set()
     required = [PROVIDER_KEYS[p] for p in sorted(used) if p in PROVIDER_KEYS]
     if settings.environment == "production":
         # The embedded cluster is a local convenience; production names its database.
@@ -278,7 +303,12 @@ def load_settings(
     does not demand the API keys, so a host can be migrated before the keys are filled in.
     """
     environment = resolve_environment(environment)
-    config_dir = Path(config_dir) if config_dir else default_config_dir()
+    if config_dir is None:
+        config_dir = default_config_dir()
+        if "COGMEM_CONFIG_DIR" not in os.environ and not (config_dir / "config.yaml").exists():
+            # The first run of a local install creates the user's folder from the defaults.
+            user_config.initialize(config_dir, environment)
+    config_dir = Path(config_dir)
     path = config_dir / "config.yaml"
     document = _read_yaml(path)
     sections = [document.get("base") or {}, document.get(environment) or {}]

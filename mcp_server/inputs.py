@@ -11,7 +11,7 @@ import json
 import math
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 CONTENT_MAX = 100_000
 QUERY_MAX = 10_000
@@ -61,7 +61,21 @@ def storable_json(value: dict[str, Any] | None) -> dict[str, Any] | None:
 
 StorableText = Annotated[str, AfterValidator(storable_text)]
 StorableJson = Annotated[dict[str, Any] | None, AfterValidator(storable_json)]
-# Stored as PostgreSQL `real`: rounded, so 1e-155 becomes 0 instead of an underflow error.
-StorableReal = Annotated[float, Field(allow_inf_nan=False), AfterValidator(lambda v: round(v, 6))]
+
+
+def _round_real(value: Any) -> Any:
+    return round(value, 6) if isinstance(value, float) and math.isfinite(value) else value
+
+
+def real(low: float, high: float) -> Any:
+    """A number in [low, high] stored as PostgreSQL `real`.
+
+    Rounded (before the bounds check, so the bounds stay in the published schema) so that
+    1e-155 becomes 0 instead of an underflow error in the database.
+    """
+    bounded = Annotated[float, Field(ge=low, le=high, allow_inf_nan=False)]
+    return Annotated[bounded, BeforeValidator(_round_real)]
+
+
 # One component of a vector compared in single precision by pgvector.
 VectorComponent = Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]

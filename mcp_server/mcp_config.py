@@ -41,14 +41,26 @@ def _block(title: str, add: list[str], entry: dict, name: str, note: str = "") -
     return "\n".join(lines) + "\n"
 
 
-def render(*, name: str, url: str, ssh_host: str | None, prefix: str, environment: str) -> str:
+def render(
+    *,
+    name: str,
+    url: str,
+    ssh_host: str | None,
+    prefix: str,
+    environment: str,
+    config_dir: str | None = None,
+) -> str:
     local = _local_command()
+    # Pinned, because Claude Code starts the server in whatever project folder is open.
+    env = {"ENVIRONMENT": environment} | ({"COGMEM_CONFIG_DIR": config_dir} if config_dir else {})
+    options = [part for key, value in env.items() for part in ("--env", f"{key}={value}")]
     sections = [
         _block(
             "Local (stdio: Claude Code starts its own copy)",
-            ["claude", "mcp", "add", name, "--env", f"ENVIRONMENT={environment}", "--", *local],
-            _entry(local, {"ENVIRONMENT": environment}),
+            ["claude", "mcp", "add", name, *options, "--", *local],
+            _entry(local, env),
             name,
+            f"Configuration: {config_dir}" if config_dir else "",
         ),
         _block(
             "Streamable HTTP (the systemd service), token from the environment",

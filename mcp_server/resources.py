@@ -19,7 +19,7 @@ from mcp_types import INVALID_PARAMS
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mcp_server.app_context import app_of
-from mcp_server.inputs import QUERY_MAX, StorableReal, StorableText
+from mcp_server.inputs import QUERY_MAX, StorableText, real
 from mcp_server.memory import episodes, l0, l2, stale, working
 from mcp_server.tools import run_hybrid_search
 
@@ -70,7 +70,7 @@ class L0Params(_Params):
 
 
 class StaleParams(_Params):
-    importance_min: Annotated[StorableReal, Field(ge=0, le=1)] = 0.0
+    importance_min: real(0, 1) = 0.0
     limit: Limit = 100
 
 

@@ -200,9 +200,15 @@ def restore_dump(settings: dict[str, Any], dump: str):
         return
     user, prefix = settings["cogmem_user"], settings["cogmem_prefix"]
     target = f"{settings['cogmem_backup_dir']}/postgres/restore-{PurePath(dump).name}"
-    # the dump holds every memory: create it closed before its content arrives
-    yield StringCommand("install", "-m", "600", "-o", user, "-g", user, "/dev/null", target)
-    yield FileUploadCommand(str(Path(dump).resolve()), target)
+    # the dump holds every memory: create it closed before its content arrives; its checksum
+    # and manifest travel with it (the restore refuses a dump without a matching sha256)
+    for suffix in ("", ".sha256", ".json"):
+        local = Path(dump + suffix).resolve()
+        if suffix and not local.is_file():
+            continue
+        remote = target + suffix
+        yield StringCommand("install", "-m", "600", "-o", user, "-g", user, "/dev/null", remote)
+        yield FileUploadCommand(str(local), remote)
     environ = [
         "ENVIRONMENT=production",
         f"COGMEM_CONFIG_DIR={prefix}/config",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
 import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -16,6 +18,20 @@ from mcp_server.config import SECRET_VARIABLES, Settings, load_settings
 from mcp_server.db import migrator
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config):
+    """Give each checkout its own temporary root.
+
+    pytest keeps only the newest three run folders under its root and deletes older ones at
+    start; with one shared root, a run in another checkout would delete this run's live
+    embedded cluster.
+    """
+    if "PYTEST_DEBUG_TEMPROOT" not in os.environ:
+        tag = hashlib.sha256(str(REPO).encode()).hexdigest()[:8]
+        root = Path(tempfile.gettempdir()) / f"cogmem-tests-{tag}"
+        root.mkdir(exist_ok=True)
+        os.environ["PYTEST_DEBUG_TEMPROOT"] = str(root)
 
 
 def stop_cluster(pgdata: Path) -> None:
@@ -49,12 +65,19 @@ def embedded_data_dir(tmp_path_factory):
     stop_cluster(data / "pgdata")
 
 
+@pytest.fixture(scope="session")
+def user_config_home(tmp_path_factory) -> Path:
+    """Stands in for ~/.config: a test never reads or creates the user's own configuration."""
+    return tmp_path_factory.mktemp("xdg-config")
+
+
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch, embedded_data_dir):
+def clean_environment(monkeypatch, embedded_data_dir, user_config_home):
     """Tests start without the developer's secrets or environment choice."""
     for name in (*SECRET_VARIABLES, "ENVIRONMENT", "COGMEM_CONFIG_DIR", "COGMEM_DEBUG"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("COGMEM_DATA_DIR", str(embedded_data_dir))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(user_config_home))
 
 
 @pytest.fixture

@@ -16,6 +16,8 @@ import psycopg
 from dulwich import porcelain
 from dulwich.repo import Repo
 
+from mcp_server.ops.export_retention import prune_history
+
 FILE_NAME = "l2_insights.jsonl"
 AUTHOR = b"cognitive-memory <cognitive-memory@localhost>"
 
@@ -29,6 +31,7 @@ class ExportResult:
     path: Path
     rows: int
     commit: str | None  # None when nothing changed since the last export
+    pruned: int = 0  # commits removed by the history retention
 
 
 def _lines(conn: psycopg.Connection):
@@ -59,15 +62,20 @@ def _repository(directory: Path) -> Repo:
     return porcelain.init(str(directory))
 
 
-def export_l2(conn: psycopg.Connection, directory: Path, database: str) -> ExportResult:
+def export_l2(
+    conn: psycopg.Connection, directory: Path, database: str, keep_days: int | None = None
+) -> ExportResult:
+    """Export, commit if anything changed, then fold history older than `keep_days`."""
     repo = _repository(directory)
-    path = directory / FILE_NAME
-    with conn.transaction():  # a server-side cursor lives in a transaction
-        rows = _write_atomically(path, _lines(conn))
-    porcelain.add(repo, paths=[str(path)])
-    staged = porcelain.status(repo).staged
-    if not any(staged.values()):
-        return ExportResult(path, rows, None)
-    message = f"L2 export of {database} on {dt.date.today().isoformat()}: {rows} insights"
-    sha = porcelain.commit(repo, message=message.encode(), author=AUTHOR, committer=AUTHOR)
-    return ExportResult(path, rows, sha.decode())
+    with repo:
+        path = directory / FILE_NAME
+        with conn.transaction():  # a server-side cursor lives in a transaction
+            rows = _write_atomically(path, _lines(conn))
+        porcelain.add(repo, paths=[str(path)])
+        sha = None
+        if any(porcelain.status(repo).staged.values()):
+            message = f"L2 export of {database} on {dt.date.today().isoformat()}: {rows} insights"
+            sha = porcelain.commit(repo, message=message.encode(), author=AUTHOR,
+                                   committer=AUTHOR).decode()  # fmt: skip
+        pruned = prune_history(repo, keep_days) if keep_days else 0
+    return ExportResult(path, rows, sha, pruned)

@@ -12,6 +12,9 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -41,17 +44,38 @@ def parse(env_file: str) -> tuple[dict[str, str], str]:
     url = dotenv_values(env_file).get("DATABASE_URL")
     if not url:
         raise UrlError(f"no DATABASE_URL in {env_file}")
+    return parse_url(url, origin=f"DATABASE_URL in {env_file}")
+
+
+def parse_url(url: str, origin: str = "DATABASE_URL") -> tuple[dict[str, str], str]:
+    """(libpq environment, password) of one connection URL."""
     try:
         params = conninfo_to_dict(url)
     except psycopg.ProgrammingError as error:
-        raise UrlError(f"DATABASE_URL in {env_file}: {error}") from None
+        raise UrlError(f"{origin}: {error}") from None
     password = str(params.pop("password", "") or "")
     unsupported = sorted(set(params) - set(LIBPQ_ENV))
     if unsupported:
         raise UrlError(f"DATABASE_URL parameter {unsupported[0]!r} is not supported here")
     if not params.get("dbname"):
-        raise UrlError(f"DATABASE_URL in {env_file} names no database")
+        raise UrlError(f"{origin} names no database")
     return {LIBPQ_ENV[key]: str(value) for key, value in params.items() if value}, password
+
+
+@contextmanager
+def client_environment(url: str, **overrides: str) -> Iterator[dict[str, str]]:
+    """os.environ for a libpq client tool (pg_dump, pg_restore, psql) connecting like `url`.
+
+    The password sits in a mode-600 passfile for the tool's lifetime, removed afterwards;
+    `overrides` replace libpq variables (e.g. PGDATABASE of a scratch database).
+    """
+    env, password = parse_url(url)
+    env.update(overrides)
+    with tempfile.TemporaryDirectory(prefix="cogmem-pg-") as folder:
+        passfile = os.path.join(folder, "pgpass")
+        write_passfile(passfile, {**env, "PGDATABASE": "*"}, password)
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        yield {**inherited, **env, "PGPASSFILE": passfile}
 
 
 def _passfile_field(value: str) -> str:

@@ -1,18 +1,20 @@
-"""Backup strategy: folders closed to others, the scripts, a dump that pg_restore reads."""
+"""Backup strategy: folders closed to others, the scripts, a sealed dump that pg_restore reads,
+and a newest good dump younger than cogmem_backup_max_age_hours (else: a red line)."""
 
 from __future__ import annotations
 
+import json
 import shlex
 
 import pytest
 
-from provisioning.checklist.support import as_service_user
+from provisioning.checklist.support import app_command, as_service_user
 
 SCRIPTS = ["backup_postgres.sh", "restore_postgres.sh"]
 
 
 @pytest.mark.parametrize(
-    "sub", [".", "postgres", "l2-exports"], ids=["root", "postgres", "l2-exports"]
+    "sub", [".", "postgres", "l2-exports", "jobs"], ids=["root", "postgres", "l2-exports", "jobs"]
 )
 def test_the_backup_folder_is_mode_700(host, expected, sub):
     folder = host.file(f"{expected['cogmem_backup_dir']}/{sub}")
@@ -47,3 +49,16 @@ def test_the_backup_script_writes_a_dump_pg_restore_reads(host, expected):
     assert host.file(written).mode == 0o600
     listing = host.run(f"pg_restore --list {shlex.quote(written)}")
     assert listing.rc == 0 and "TABLE public l0_raw" in listing.stdout
+    folder, name = written.rsplit("/", 1)
+    checked = host.run(f"cd {shlex.quote(folder)} && sha256sum -c {shlex.quote(name)}.sha256")
+    assert checked.rc == 0 and checked.stdout.strip() == f"{name}: OK", checked.stdout
+
+
+def test_the_newest_good_backup_is_fresh(host, expected):
+    limit = expected["cogmem_backup_max_age_hours"]
+    check = host.run(app_command(
+        expected, "production", "backup", "check", "--json", "--max-age-hours", str(limit),
+        "--dir", f"{expected['cogmem_backup_dir']}/postgres",
+    ))  # fmt: skip
+    assert check.rc == 0, f"no good dump younger than {limit} h: {check.stdout}{check.stderr}"
+    assert json.loads(check.stdout)["fresh"] is True

@@ -11,6 +11,8 @@ JOBS = {
     "drift-check": ("cogmem_cron_drift_check", "mcp_server.monitoring.drift_check"),
     "budget-alerts": ("cogmem_cron_budget_alerts", "mcp_server.budget.cli alerts --send"),
     "spot-check": ("cogmem_cron_spot_check", "staged_dual_judge_cli.py --evaluate"),
+    "restore-test": ("cogmem_cron_restore_test", "backup test-restore"),
+    "backup-check": ("cogmem_cron_backup_check", "backup check --max-age-hours"),
 }
 
 

@@ -26,9 +26,10 @@ def databases(migration_versions: list[int]) -> None:
 
     # Install: the role and the databases
     postgres.role(
-        name=f"Ensure the login role {role}",
+        name=f"Ensure the login role {role}, allowed to create databases (restores swap them)",
         role=role,
         login=True,
+        createdb=True,
         psql_port=port,
         _su_user="postgres",
     )
@@ -47,8 +48,9 @@ def databases(migration_versions: list[int]) -> None:
             _su_user="postgres",
         )
 
-    # Configure: pgvector (needs the superuser), a given backup (a new host only), the schema
-    for database in environments.values():
+    # Configure: pgvector (needs the superuser; in template1 so that the databases a restore
+    # creates have it), a given backup (a new host only), the schema
+    for database in ("template1", *environments.values()):
         extension(
             name=f"Ensure pgvector is installed in {database}",
             database=database,

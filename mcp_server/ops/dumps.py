@@ -1,0 +1,150 @@
+"""The dump folder: what a finished dump looks like, and which dumps can be trusted.
+
+A dump `<db>_<UTC stamp>.dump` is finished when its two companions exist:
+`.dump.json` (when, which database, row counts taken in the dump's own snapshot) and, written
+last, `.dump.sha256` in `sha256sum` format (`sha256sum -c` checks it by hand). Work in progress
+carries a hidden `.partial` name that no listing shows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from mcp_server.ops.errors import OpsError
+
+PARTIAL = ".partial"
+
+
+@dataclass(frozen=True)
+class Dump:
+    path: Path
+
+    @property
+    def checksum_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".sha256")
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".json")
+
+    @property
+    def sealed(self) -> bool:
+        """Finished by the backup (the checksum is written last); says nothing of its bytes."""
+        return self.checksum_path.is_file()
+
+    def manifest(self) -> dict:
+        try:
+            return json.loads(self.manifest_path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    @property
+    def created(self) -> dt.datetime:
+        stamp = self.manifest().get("created_at")
+        if stamp:
+            return dt.datetime.fromisoformat(stamp)
+        return dt.datetime.fromtimestamp(self.path.stat().st_mtime, dt.UTC)
+
+    def expected_checksum(self) -> str:
+        try:
+            return self.checksum_path.read_text().split()[0]
+        except (OSError, IndexError):
+            raise OpsError(
+                f"{self.path} has no checksum file {self.checksum_path.name}: an unfinished "
+                "or foreign dump, not restored"
+            ) from None
+
+
+def stamp(now: dt.datetime) -> str:
+    """UTC, sortable, with milliseconds: two backups in one second get two names."""
+    return now.strftime("%Y%m%dT%H%M%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(dump: Dump) -> None:
+    """Raise unless the dump's bytes are exactly the ones the backup sealed."""
+    expected = dump.expected_checksum()
+    if not dump.path.is_file():
+        raise OpsError(f"{dump.path} does not exist")
+    actual = sha256_of(dump.path)
+    if actual != expected:
+        raise OpsError(
+            f"{dump.path} does not match its checksum (sha256 {actual[:12]}…, expected "
+            f"{expected[:12]}…): the file is damaged or incomplete; use an older dump"
+        )
+
+
+def listing(directory: Path, database: str) -> list[Dump]:
+    """Every dump of `database` in `directory`, newest first (finished or not)."""
+    found = [Dump(p) for p in directory.glob(f"{database}_*.dump") if p.is_file()]
+    return sorted(found, key=lambda d: d.path.name, reverse=True)
+
+
+def newest_good(directory: Path, database: str) -> Dump | None:
+    """The newest dump whose checksum holds (damaged newer ones are skipped)."""
+    for dump in listing(directory, database):
+        if not dump.sealed:
+            continue
+        try:
+            verify(dump)
+        except OpsError:
+            continue
+        return dump
+    return None
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write under a partial name, flush to disk, then rename: never a half file at `path`."""
+    partial = path.with_name(f".{path.name}{PARTIAL}")
+    try:
+        with partial.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def seal(dump_partial: Path, final: Dump, manifest: dict) -> None:
+    """Move a verified dump into place; its checksum file goes last and marks it finished."""
+    with dump_partial.open("rb") as handle:
+        os.fsync(handle.fileno())
+    dump_partial.replace(final.path)
+    write_atomically(final.manifest_path, json.dumps(manifest, indent=2) + "\n")
+    write_atomically(final.checksum_path, f"{manifest['sha256']}  {final.path.name}\n")
+    fsync_directory(final.path.parent)
+
+
+def fsync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def discard(dump: Dump) -> None:
+    for path in (dump.checksum_path, dump.manifest_path, dump.path):
+        path.unlink(missing_ok=True)
+
+
+def prune(directory: Path, database: str, keep_days: int, keep: Dump, now: dt.datetime):
+    """Delete dumps older than `keep_days`, never `keep` (the newest good one). Yields paths."""
+    cutoff = now - dt.timedelta(days=keep_days)
+    for dump in listing(directory, database):
+        if dump.path != keep.path and dump.created < cutoff:
+            discard(dump)
+            yield dump.path

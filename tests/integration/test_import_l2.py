@@ -1,0 +1,139 @@
+"""`cognitive-memory import` replays an L2 export; the export's history is kept N days."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+import psycopg
+import pytest
+from dulwich import porcelain
+from dulwich.repo import Repo
+from psycopg import sql
+
+from mcp_server.db import migrator
+from mcp_server.ops.export_retention import prune_history
+from mcp_server.ops.importer import read_export
+from tests.support.ops import make_appliance
+
+pytestmark = pytest.mark.timeout(180)
+CURRENT_MODEL = "hashing-lexical-v1"  # the development configuration's embedder
+
+
+@pytest.fixture
+def second_database(cluster_admin_url):
+    """An empty migrated database to replay into (the host after a disaster)."""
+    name = f"test_import_{time.time_ns() % 10**9}"
+    with psycopg.connect(cluster_admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = cluster_admin_url.replace("/postgres?", f"/{name}?")
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrator.migrate(conn, embedding_dim=384)
+    yield name, url
+    with psycopg.connect(cluster_admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def add_insight(url: str, content: str) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute(
+            "INSERT INTO l2_insights (content, embedding, embedding_model, source_ids, metadata) "
+            "VALUES (%s, '[1,0,0]', 'an-older-model', '{7,8}', '{\"topic\": \"x\"}') RETURNING id",
+            [content],
+        ).fetchone()[0]
+
+
+def insights(url: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT id, content, source_ids, metadata, created_at, embedding_model, embedding_dim "
+            "FROM l2_insights ORDER BY id"
+        ).fetchall()
+
+
+def test_an_export_replays_into_an_empty_database_with_the_current_model(
+    tmp_path, migrated_database, second_database
+):
+    settings, url = migrated_database
+    source = make_appliance(tmp_path / "a", settings.database.name, url)
+    add_insight(url, "The backup runs at two in the night")
+    add_insight(url, "Lisbon is where Ana moved in spring")
+    export = tmp_path / "export"
+    assert source.run("export-l2", "--to", str(export)).returncode == 0
+
+    name, target_url = second_database
+    target = make_appliance(tmp_path / "b", name, target_url)
+    done = target.run("import", str(export), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) | {"source": None} == {
+        "source": None, "imported": 2, "skipped": 0, "model": CURRENT_MODEL}  # fmt: skip
+    before, after = insights(url), insights(target_url)
+    assert [row[:5] for row in after] == [row[:5] for row in before]  # ids, text, sources, time
+    assert {row[5:] for row in after} == {(CURRENT_MODEL, 384)}  # embedded anew
+
+    found = target.run("call", "hybrid_search", "--json-args",
+                       json.dumps({"query_text": "where did Ana move", "top_k": 1}))  # fmt: skip
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout)["results"][0]["id"] == before[1][0]
+
+    again = target.run("import", str(export), "--json")  # safe to repeat
+    assert json.loads(again.stdout)["imported"] == 0 and json.loads(again.stdout)["skipped"] == 2
+    newer = add_insight(target_url, "written after the import")
+    assert newer > max(row[0] for row in before)  # the id sequence moved past the replayed ids
+
+
+def test_an_older_export_replays_with_at(tmp_path, migrated_database, second_database):
+    settings, url = migrated_database
+    source = make_appliance(tmp_path / "a", settings.database.name, url)
+    add_insight(url, "first")
+    export = tmp_path / "export"
+    first = json.loads(source.run("export-l2", "--to", str(export), "--json").stdout)["commit"]
+    add_insight(url, "second")
+    assert source.run("export-l2", "--to", str(export)).returncode == 0
+    name, target_url = second_database
+    target = make_appliance(tmp_path / "b", name, target_url)
+    done = target.run("import", str(export), "--at", first[:10])
+    assert done.returncode == 0, done.stderr
+    assert [row[1] for row in insights(target_url)] == ["first"]
+    today = dt.date.today().isoformat()  # the newest export made on or before today: both
+    assert json.loads(target.run("import", str(export), "--at", today, "--json").stdout)[
+        "imported"] == 1  # fmt: skip
+
+
+def test_a_broken_export_is_refused_with_its_line(tmp_path, migrated_database):
+    settings, url = migrated_database
+    app = make_appliance(tmp_path, settings.database.name, url)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"id": 1, "content": "fine"}\n{not json\n')
+    done = app.run("import", str(broken))
+    assert done.returncode == 2 and "line 2: not JSON" in done.stderr
+    assert insights(url) == []
+
+
+def test_export_history_past_the_retention_is_folded_and_the_cutoff_state_kept(tmp_path):
+    repo = porcelain.init(str(tmp_path))
+    now = dt.datetime.now(dt.UTC)
+    made, trees = [], []
+    for version, days in enumerate([45, 40, 31, 12, 0]):
+        (tmp_path / "l2_insights.jsonl").write_text(f'{{"id": {version + 1}, "content": "v"}}\n')
+        porcelain.add(repo, [str(tmp_path / "l2_insights.jsonl")])
+        stamp = int((now - dt.timedelta(days=days)).timestamp())
+        made.append(porcelain.commit(repo, message=f"export {version}".encode(),
+                                     author=b"t <t@t>", committer=b"t <t@t>",
+                                     commit_timestamp=stamp, author_timestamp=stamp))  # fmt: skip
+        trees.append(repo[made[-1]].tree)
+    assert prune_history(repo, 30, now) == 2
+    repo = Repo(str(tmp_path))
+    chain, sha = [], repo.head()
+    while sha:
+        chain.append(repo[sha])
+        sha = repo[sha].parents[0] if repo[sha].parents else None
+    assert [c.message.decode().split("\n")[0] for c in chain] == [
+        "export 4", "export 3", "export 2"]  # fmt: skip
+    assert [c.tree for c in chain] == list(reversed(trees[2:]))  # same content, new parents
+    assert made[0] not in repo.object_store and made[1] not in repo.object_store
+    root = chain[-1].id.decode()
+    assert read_export(tmp_path, root) == [{"id": 3, "content": "v"}]  # as of the cutoff
+    assert prune_history(repo, 30, now) == 0  # nothing more to fold
+    repo.close()
