@@ -55,5 +55,5 @@ def test_every_result_becomes_a_table_naming_machine_versions_date_and_command(r
 def test_a_result_without_the_shared_shape_is_named(repo):
     results, _ = repo
     (results / "odd.json").write_text(json.dumps({"title": "x", "rows": []}))
-    with pytest.raises(ValueError, match="odd.json lacks machine, date, versions, columns"):
+    with pytest.raises(ValueError, match=r"odd\.json lacks machine, date, versions, columns"):
         readme_table.section()
