@@ -188,7 +188,7 @@ def test_the_runbooks_host_commands_run_as_written(appliance):
                         "WHERE content = 'kept through the runbook'\"")  # fmt: skip
     assert kept.stdout.strip() == "1"  # the backup, both restores and the import kept it
     assert appliance.sh(f"systemctl is-active {UNIT}").stdout.strip() == "active"
-    test_alert = [m for m in appliance.mailbox.messages if "test alert from" in m.get_payload()]
+    test_alert = [m for m in appliance.mailbox.messages if "test alert from" in Mailbox.body(m)]
     assert test_alert and test_alert[0]["To"] == "ops@example.org"
 
 
@@ -206,7 +206,7 @@ def test_a_failed_backup_alerts_and_turns_the_checklist_red_until_the_next_good_
     assert failed.returncode != 0
     mail = appliance.mailbox.messages[-1]
     assert mail["Subject"].startswith("Cognitive Memory backup failed on ")
-    assert "cannot connect to the database" in mail.get_payload()
+    assert "cannot connect to the database" in Mailbox.body(mail)
     assert appliance.sh("ls /var/backups/cognitive-memory/postgres").stdout == before
     red = checklist(appliance, "-k", "last_run_of_the_job_succeeded")
     assert red.returncode == 1 and "backup" in red.stdout, red.stdout[-3000:]
@@ -226,7 +226,7 @@ def test_systemd_giving_up_on_the_server_sends_an_alert(appliance):
         mail = wait_for(lambda: [m for m in appliance.mailbox.messages
                                  if "service failed" in m["Subject"]], 60)  # fmt: skip
         assert mail, appliance.sh("journalctl -t cognitive-memory-alert --no-pager").stdout
-        assert f"systemd gave up on {UNIT}" in mail[0].get_payload()
+        assert f"systemd gave up on {UNIT}" in Mailbox.body(mail[0])
     finally:
         appliance.sh(f"rm -rf {dropin} && systemctl daemon-reload && systemctl reset-failed {UNIT}"
                      f" && systemctl start {UNIT}")  # fmt: skip

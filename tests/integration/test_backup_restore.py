@@ -211,7 +211,7 @@ def assert_alerted(mailbox: Mailbox, fragment: str) -> None:
     mail = mailbox.messages[-1]
     assert mail["Subject"].startswith("Cognitive Memory backup failed on ")
     assert mail["To"] == "ops@example.org"
-    assert fragment in mail.get_payload()
+    assert fragment in Mailbox.body(mail)
 
 
 def test_a_second_backup_while_one_runs_is_refused_and_alerted(appliance, mailbox):
