@@ -116,8 +116,9 @@ def backup_list(
     from rich.table import Table
 
     table = Table(title=f"dumps of {loaded.settings.database.name}")
-    for column in ("dump", "taken (UTC)", "MB", "rows", "checksum"):
-        table.add_column(column)
+    table.add_column("dump", overflow="fold")
+    for column in ("taken (UTC)", "MB", "rows", "checksum"):
+        table.add_column(column, no_wrap=True)
     for row in rows:
         style = "" if row["state"] == "good" else "red"
         table.add_row(Path(row["dump"]).name, row["created_at"][:19], f"{row['size'] / 1e6:.1f}",

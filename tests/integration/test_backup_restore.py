@@ -5,6 +5,7 @@ dump stays intact, and nothing half-written is left looking good."""
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import json
 import os
@@ -305,3 +306,20 @@ def test_a_failed_job_whose_alert_cannot_be_sent_still_fails_and_says_so(applian
     assert done.returncode == 1
     assert "the alert could not be sent" in done.stderr
     assert job_state(appliance, "drift-check")["ok"] is False
+
+
+def test_a_stale_backup_is_alerted(appliance, mailbox):
+    dump = backup(appliance)
+    manifest = json.loads(Path(f"{dump}.json").read_text())
+    manifest["created_at"] = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=30)).isoformat()
+    Path(f"{dump}.json").write_text(json.dumps(manifest))
+    check = [*PYTHON_CLI, "backup", "check", "--max-age-hours", "26"]
+    done = appliance.run("job", "backup-check", "--", *check)
+    assert done.returncode == 1
+    assert "stale: the newest good backup of" in done.stdout and "30.0 h old" in done.stdout
+    mail = mailbox.messages[-1]
+    assert mail["Subject"].startswith("Cognitive Memory backup-check failed on ")
+    assert "30.0 h old" in Mailbox.body(mail)
+    assert job_state(appliance, "backup-check")["ok"] is False
+    backup(appliance)  # a new good dump: fresh again
+    assert appliance.run("job", "backup-check", "--", *check).returncode == 0
