@@ -79,9 +79,10 @@ def appliance(tmp_path_factory):
             # the alert channel: the deployer's environment, rendered into .env.production
             smtp = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailbox.port),
                     "ALERT_EMAIL_TO": "ops@example.org"}  # fmt: skip
-            checked = control("-m", "provisioning", "deploy", "check", str(inventory))
+            # the runbook's control commands: cognitive-memory deploy [check] INVENTORY
+            checked = control("-m", "mcp_server.cli", "deploy", "check", str(inventory))
             assert checked.returncode == 0, checked.stdout + checked.stderr
-            deployed = control("-m", "provisioning", "deploy", str(inventory), env=smtp)
+            deployed = control("-m", "mcp_server.cli", "deploy", str(inventory), env=smtp)
             assert deployed.returncode == 0, (deployed.stdout + deployed.stderr)[-6000:]
             yield Appliance(host, inventory, resolve(data), mailbox)
         finally:
@@ -141,7 +142,7 @@ def wait_for(predicate, timeout: float, step: float = 0.5):
 def checklist(appliance: Appliance, *pytest_args: str) -> subprocess.CompletedProcess:
     host = appliance.host
     return control(
-        "-m", "provisioning.checklist", f"--hosts={host.ssh_url}",
+        "-m", "mcp_server.cli", "checklist", f"--hosts={host.ssh_url}",
         f"--ssh-config={host.ssh_config_path}", *planning.checklist_data(appliance.settings),
         *(["--", *pytest_args] if pytest_args else []),
     )  # fmt: skip

@@ -6,9 +6,9 @@ from tests.support.runbook import blocks, commands
 
 # Control-machine commands and the e2e test that runs each of them (with its own host names).
 CONTROL = {
-    ".venv/bin/cognitive-memory deploy check": "tests/e2e/test_deploy.py (deploy check)",
-    ".venv/bin/cognitive-memory deploy": "tests/e2e/test_deploy.py, tests/e2e/test_operations.py",
-    ".venv/bin/cognitive-memory checklist": "tests/e2e/test_deploy.py, test_operations.py",
+    ".venv/bin/cognitive-memory deploy check": "tests/e2e/test_operations.py (the fixture)",
+    ".venv/bin/cognitive-memory deploy": "tests/e2e/test_operations.py, tests/e2e/test_deploy.py",
+    ".venv/bin/cognitive-memory checklist": "tests/e2e/test_operations.py, test_deploy.py",
     "scp": "tests/e2e/test_deploy.py::test_a_new_host_recovers_from_a_backup (copies the files)",
 }
 
