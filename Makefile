@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-EXTRAS ?= dev,deploy,local
+EXTRAS ?= dev,deploy,local,ansible
 
 INVENTORY ?= inventory/example_ssh.py
 
@@ -45,10 +45,12 @@ test: install system-packages lint
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	cd provisioning/ansible && ../../$(BIN)/ansible-lint --profile production site.yml roles/
 
 bench: install
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/hybrid_search.py
+	$(BIN)/python bench/deploy_times.py   # two throwaway hosts, about 6 minutes
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache dist build

@@ -10,19 +10,17 @@ from pathlib import Path
 import typer
 
 from mcp_server import init_cli
-from mcp_server.cli_support import (  # noqa: F401  (user_errors: also for scripts/)
-    ENV_OPTION,
-    USER_ERRORS,
-    Environment,
-    user_errors,
-)
+from mcp_server.cli_support import ENV_OPTION, Environment, user_errors
 from mcp_server.cli_support import load_for_database_work as _load_for_database_work
 from mcp_server.cli_support import set_environment as _set_environment
 from mcp_server.config import ConfigurationError
+from mcp_server.evaluation import cli as evaluation_cli
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 db_app = typer.Typer(no_args_is_help=True, help="Create and migrate the databases.")
 app.add_typer(db_app, name="db")
+app.add_typer(evaluation_cli.judge_app, name="judge")
+app.add_typer(evaluation_cli.golden_app, name="golden")
 
 
 class Transport(StrEnum):

@@ -94,8 +94,10 @@ class ModelRef(_Section):
 class EvaluationSettings(_Section):
     enabled: bool = False
     evaluator: ModelRef = ModelRef(provider="anthropic", model="claude-3-5-haiku-latest")
-    judges: list[ModelRef] = []
-    reflexion_reward_threshold: float = 0.3
+    judges: list[ModelRef] = Field([], max_length=2)
+    reflexion_reward_threshold: float = Field(0.3, ge=-1, le=1)
+    # Judge calls in flight at once: 50 docs x 2 judges finish well inside a client's 60 s.
+    judge_concurrency: int = Field(8, ge=1, le=64)
 
 
 class RetrySettings(_Section):
@@ -107,12 +109,26 @@ class RetrySettings(_Section):
 class BudgetSettings(_Section):
     monthly_limit_eur: float = Field(10.0, gt=0)
     alert_threshold_pct: float = Field(80, gt=0, le=100)
+    # True: once the month's spend reaches the limit, paid model calls are refused.
+    hard_stop: bool = False
 
 
 class StagedDualJudgeSettings(_Section):
-    kappa_threshold: float = 0.85
-    kappa_fallback: float = 0.70
+    kappa_threshold: float = Field(0.85, ge=-1, le=1)
+    kappa_fallback: float = Field(0.70, ge=-1, le=1)
     spot_check_rate: float = Field(0.05, ge=0, le=1)
+    # The most recent dual-judged ground-truth rows whose kappa decides the move to phase 2.
+    window_rows: int = Field(100, ge=1)
+    # Spot checks of the last N days decide HEALTHY or LOW (and the revert) in phase 2.
+    validation_days: int = Field(30, ge=1)
+    # Fewer doc pairs than this in a window decide nothing.
+    min_pairs: int = Field(20, ge=1)
+
+
+class DriftSettings(_Section):
+    # Drift: today's precision@5 more than `tolerance` below the mean of the last N days.
+    tolerance: float = Field(0.05, ge=0, le=1)
+    baseline_days: int = Field(7, ge=1, le=365)
 
 
 class Settings(_Section):
@@ -128,6 +144,7 @@ class Settings(_Section):
     api_costs_eur: dict[str, float] = {}
     budget: BudgetSettings = BudgetSettings()
     staged_dual_judge: StagedDualJudgeSettings = StagedDualJudgeSettings()
+    drift: DriftSettings = DriftSettings()
     secrets: dict[str, SecretStr] = {}
 
     def secret(self, name: str) -> str | None:
@@ -144,6 +161,15 @@ class Settings(_Section):
             used.add(self.evaluation.evaluator.provider)
             used.update(judge.provider for judge in self.evaluation.judges)
         return used
+
+    def providers_needing_keys(self) -> set[str]:
+        """Providers whose API key is required: an OpenAI-compatible server of one's own
+        (base_url set: Ollama, vLLM) needs none."""
+        refs = [(self.embedding.provider, self.embedding.base_url)]
+        if self.evaluation.enabled:
+            evaluation = self.evaluation
+            refs += [(m.provider, m.base_url) for m in (evaluation.evaluator, *evaluation.judges)]
+        return {p for p, url in refs if p in PROVIDER_KEYS and not (p == "openai" and url)}
 
 
 def resolve_environment(value: str | None = None) -> str:
@@ -219,7 +245,7 @@ def _check_env_file_mode(path: Path) -> None:
 
 
 def _required_variables(settings: Settings, providers: bool) -> list[str]:
-    used = settings.providers_in_use() if providers else set()
+    used = settings.providers_needing_keys() if providers else set()
     required = [PROVIDER_KEYS[p] for p in sorted(used) if p in PROVIDER_KEYS]
     if settings.environment == "production":
         # The embedded cluster is a local convenience; production names its database.

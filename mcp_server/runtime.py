@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from mcp_server.config import Settings, load_settings
 from mcp_server.db import migrator
 from mcp_server.db.connection import connect, database_url
+from mcp_server.errors import UserError
 from mcp_server.log import configure_logging
 
 log = logging.getLogger("mcp_server")
 
 
-class SchemaNotCurrentError(Exception):
+class SchemaNotCurrentError(UserError):
     pass
 
 

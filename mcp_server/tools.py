@@ -9,15 +9,25 @@ definition; `strict_tools` makes every tool in TOOLS strict about its arguments.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Discriminator, Field, Tag
 
 from mcp_server import __version__
 from mcp_server.app_context import AppContext, app_of
 from mcp_server.config import SearchWeights
+from mcp_server.evaluation import service
+from mcp_server.evaluation.clients import EvaluationUnavailable
+from mcp_server.evaluation.evaluator import UnreadableReply
+from mcp_server.evaluation.service import (
+    DualJudgeResult,
+    EvaluationInputError,
+    EvaluationResult,
+)
 from mcp_server.inputs import (
     CONTENT_MAX,
     QUERY_MAX,
@@ -28,6 +38,8 @@ from mcp_server.inputs import (
 )
 from mcp_server.memory import episodes, l0, l2, working
 from mcp_server.memory.fidelity import LOW_DENSITY, information_density
+from mcp_server.monitoring import drift_check
+from mcp_server.providers.base import ProviderError
 from mcp_server.strict_tools import effects
 
 BIGINT_MAX = 2**63 - 1
@@ -94,27 +106,6 @@ class WorkingMemoryUpdate(BaseModel):
 class StoredEpisode(BaseModel):
     id: int = Field(description="Id of the stored episode in episode_memory")
     embedding_model: str
-
-
-class JudgedDoc(BaseModel):
-    id: Annotated[RowId, Field(description="Id of the L2 insight")]
-    content: Annotated[
-        StorableText, Field(description="Its content", min_length=1, max_length=CONTENT_MAX)
-    ]
-
-
-class DualJudgeScores(BaseModel):
-    query_id: str
-    judge1_scores: list[float]
-    judge2_scores: list[float]
-    kappa: float = Field(description="Cohen's kappa between the two judges")
-
-
-class GoldenTestResults(BaseModel):
-    precision_at_5: float
-    num_queries: int
-    baseline_p5: float | None
-    drift_detected: bool
 
 
 @effects(read_only=True, idempotent=True)
@@ -349,37 +340,104 @@ async def store_episode(
     return StoredEpisode(id=row_id, embedding_model=app.embedder.model)
 
 
-def _evaluation_unavailable(ctx: Context) -> ToolError:
-    if not app_of(ctx).settings.evaluation.enabled:
-        return ToolError(
-            "not configured: the evaluation subsystem is not enabled (evaluation.enabled=false)"
-        )
-    return ToolError("not available: this release does not ship the evaluation subsystem yet")
+@contextmanager
+def _evaluation_errors() -> Iterator[None]:
+    """Evaluation failures as tool errors that say what happened; nothing was stored."""
+    try:
+        yield
+    except EvaluationUnavailable as error:
+        raise ToolError(f"not configured: {error}") from None
+    except (EvaluationInputError, UnreadableReply) as error:
+        raise ToolError(f"{error}; nothing was stored") from None
+    except ProviderError as error:
+        raise ToolError(f"{error}; nothing was stored") from None
 
 
-@effects(read_only=False, idempotent=False)
-async def store_dual_judge_scores(
-    query_id: Annotated[
-        StorableText, Field(description="Id of the judged query", min_length=1, max_length=200)
+# It calls the configured evaluator (a model outside this server) and logs the result.
+@effects(read_only=False, idempotent=False, open_world=True)
+async def evaluate_answer(
+    query: Annotated[
+        StorableText, Field(description="The user's query", min_length=1, max_length=QUERY_MAX)
     ],
+    answer: Annotated[
+        StorableText,
+        Field(description="The answer the client gave", min_length=1, max_length=CONTENT_MAX),
+    ],
+    ctx: Context,
+    memory_ids: Annotated[
+        list[RowId],
+        Field(description="Ids of the L2 insights the answer used", max_length=100),
+    ] = [],  # noqa: B006 (pydantic copies defaults)
+) -> EvaluationResult:
+    """Rate an answer (reward -1..1 with a reason); a low reward writes a Reflexion lesson.
+
+    Below evaluation.reflexion_reward_threshold the lesson is stored as an episode for the
+    query, so memory://episode-memory finds it for similar queries later.
+    """
+    app = app_of(ctx)
+    with _evaluation_errors():
+        return await service.evaluate_answer(
+            app.pool, app.settings, app.embedder, query=query, answer=answer,
+            memory_ids=memory_ids,
+        )  # fmt: skip
+
+
+def _doc_kind(value: object) -> str:
+    # Tagged, so a refusal names one reading ("docs[0].text must be a string"), not both.
+    return "id" if isinstance(value, int) else "text"
+
+
+JudgedDoc = Annotated[
+    Annotated[RowId, Tag("id")]
+    | Annotated[StorableText, Field(min_length=1, max_length=CONTENT_MAX), Tag("text")],
+    Discriminator(_doc_kind),
+    Field(description="An L2 insight id, or a document's text"),
+]
+
+
+@effects(read_only=False, idempotent=False, open_world=True)
+async def store_dual_judge_scores(
     query: Annotated[
         StorableText, Field(description="The judged query", min_length=1, max_length=QUERY_MAX)
     ],
     docs: Annotated[
         list[JudgedDoc],
-        Field(description="Retrieved documents to judge", min_length=1, max_length=50),
+        Field(description="Documents to judge: insight ids or texts", min_length=1, max_length=50),
     ],
     ctx: Context,
-) -> DualJudgeScores:
-    """Score documents with two independent judges and record Cohen's kappa (evaluation)."""
-    raise _evaluation_unavailable(ctx)
+    query_id: Annotated[
+        StorableText | None,
+        Field(description="Optional id of the judged query", min_length=1, max_length=200),
+    ] = None,
+) -> DualJudgeResult:
+    """Score each doc's relevance with two judges and store them with Cohen's kappa.
+
+    In phase 2 of the staged judge, one judge scores and the other spot-checks a sample.
+    A judge answer without a readable score is stored as missing, never as 0.
+    """
+    app = app_of(ctx)
+
+    async def progress(done: int, total: int) -> None:
+        await ctx.report_progress(done, total, f"{done} of {total} judge calls")
+
+    with _evaluation_errors():
+        return await service.dual_judge(
+            app.pool, app.settings, query=query, docs=docs, query_id=query_id,
+            progress=progress,
+        )  # fmt: skip
 
 
-# It records each run, for the drift check.
-@effects(read_only=False, idempotent=False)
-async def get_golden_test_results(ctx: Context) -> GoldenTestResults:
-    """Run the golden test set: precision@5 against the recent baseline (evaluation)."""
-    raise _evaluation_unavailable(ctx)
+@effects(read_only=True, idempotent=True)
+async def get_golden_test_results(
+    ctx: Context,
+    days: Annotated[int, Field(description="How many recent runs in the trend", ge=1, le=365)] = 30,
+) -> drift_check.GoldenTestResults:
+    """The latest daily drift check of the golden set and its trend (from model_drift_log).
+
+    Reads results only; the check itself runs daily (python -m mcp_server.monitoring.drift_check).
+    """
+    async with app_of(ctx).connection() as conn:
+        return await drift_check.golden_results(conn, days)
 
 
 TOOLS = (
@@ -389,6 +447,7 @@ TOOLS = (
     hybrid_search,
     update_working_memory,
     store_episode,
+    evaluate_answer,
     store_dual_judge_scores,
     get_golden_test_results,
 )

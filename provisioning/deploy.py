@@ -10,6 +10,7 @@ from provisioning.components.backups import backups
 from provisioning.components.config import config
 from provisioning.components.databases import databases
 from provisioning.components.postgres import postgres
+from provisioning.components.record import record
 from provisioning.components.schedules import schedules
 from provisioning.components.service import service
 
@@ -24,6 +25,7 @@ plan.missing_scripts = backups()  # dump and export folders (700), backup/restor
 databases(plan.migrations)  # role, both databases, pgvector, a given dump, migrations, checks
 service(installed + configured, plan.startable)  # the hardened unit, restarted only on change
 schedules()  # /etc/cron.d/cognitive-memory
+record()  # /etc/cognitive-memory/deployed.json: what the checklist expects
 
 # Printed after the run: the `claude mcp add` lines and the checklist command.
 planning.remember(plan)

@@ -7,13 +7,6 @@ Any problem stops the deploy here, before an operation exists.
 
 from __future__ import annotations
 
-import re
-import shlex
-import shutil
-import subprocess
-import sys
-import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,11 +19,15 @@ from pyinfra.facts.server import LinuxDistribution
 from provisioning import settings as config
 from provisioning.facts import HostSecrets
 from provisioning.operations import quiet_fact
-from provisioning.settings import REPO, SettingsError
-
-UNIT = "cognitive-memory-mcp.service"
-NO_HOST_KEY_CHECK = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
-_MIGRATION = re.compile(r"^mcp_server/migrations/(\d{3})_[a-z0-9_]+\.sql$")
+from provisioning.settings import SettingsError
+from provisioning.summary import (  # re-exported: the deploy's summary lives there
+    UNIT,
+    checklist_command,
+    checklist_data,
+    next_steps,
+    ssh_command,
+)
+from provisioning.wheel import build_wheel, wheel_contents
 
 
 @dataclass
@@ -47,51 +44,6 @@ class Plan:
     @property
     def startable(self) -> bool:
         return not self.missing_required
-
-
-# --- the wheel ---------------------------------------------------------------------------------
-
-_built: dict[str, Path] = {}
-
-
-def build_wheel() -> Path:
-    """Build the app's wheel from this checkout once per run (py3-none-any, reproducible)."""
-    if "wheel" not in _built:
-        out = Path(tempfile.mkdtemp(prefix="cogmem-wheel-"))
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "--no-deps",
-                "--quiet",
-                "-w",
-                str(out),
-                str(REPO),
-            ],
-            capture_output=True,
-            text=True,
-        )
-        wheels = list(out.glob("cognitive_memory-*.whl"))
-        if result.returncode != 0 or len(wheels) != 1:
-            raise PyinfraError(f"building the wheel failed:\n{result.stderr[-2000:]}")
-        _built["wheel"] = wheels[0]
-    return _built["wheel"]
-
-
-def wheel_contents(wheel: Path) -> tuple[str, list[int]]:
-    """(version, migration versions) of a wheel."""
-    match = re.match(r"^cognitive_memory-([^-]+)-", wheel.name)
-    if not match:
-        raise SettingsError(f"{wheel} is not a cognitive-memory wheel")
-    with zipfile.ZipFile(wheel) as archive:
-        versions = sorted(
-            int(m.group(1)) for name in archive.namelist() if (m := _MIGRATION.match(name))
-        )
-    if not versions:
-        raise SettingsError(f"{wheel} carries no migrations (mcp_server/migrations/*.sql)")
-    return match.group(1), versions
 
 
 # --- before anything changes -------------------------------------------------------------------
@@ -172,112 +124,15 @@ def _register_summary() -> None:
         state.add_callback_handler(_NextSteps())
 
 
-def ssh_command(name: str, data: dict[str, Any]) -> list[str]:
-    """How the user reaches this host with ssh, from the inventory's connection data."""
-    if data.get("ssh_config_file"):
-        return ["ssh", "-F", str(data["ssh_config_file"]), name]
-    command = ["ssh"]
-    if data.get("ssh_port"):
-        command += ["-p", str(data["ssh_port"])]
-    if data.get("ssh_key"):
-        command += ["-i", str(data["ssh_key"])]
-    if str(data.get("ssh_strict_host_key_checking", "")).lower() == "no":
-        command += NO_HOST_KEY_CHECK
-    hostname = data.get("ssh_hostname") or name
-    user = data.get("ssh_user")
-    command.append(f"{user}@{hostname}" if user else hostname)
-    return command
-
-
-# Settings the checklist does not look at (how the app got there, not what it is).
-_NOT_CHECKED = {
-    "cogmem_wheel", "cogmem_wheelhouse", "cogmem_pip_index_url", "cogmem_ca_certificates",
-    "cogmem_secrets_file", "cogmem_restore_dump",
-}  # fmt: skip
-
-
-def checklist_data(s: dict[str, Any]) -> list[str]:
-    """--data arguments for every checked setting that differs from provisioning/defaults.yml."""
-    changed = [k for k, v in s.items() if k not in _NOT_CHECKED and config.DEFAULTS.get(k) != v]
-    return [f"--data={k}={str(s[k]).lower() if isinstance(s[k], bool) else s[k]}" for k in changed]
-
-
-def checklist_command(name: str, data: dict[str, Any], s: dict[str, Any]) -> list[str]:
-    # `cognitive-memory checklist` where the CLI is installed, else the module itself
-    cli = shutil.which("cognitive-memory")
-    entry = [cli, "checklist"] if cli else [sys.executable, "-m", "provisioning.checklist"]
-    module = [*entry, *checklist_data(s)]
-    if name == "@local":
-        return [*module, "--hosts=local://"]
-    if data.get("ssh_config_file"):
-        return [*module, f"--hosts=ssh://{name}", f"--ssh-config={data['ssh_config_file']}"]
-    hostname = data.get("ssh_hostname") or name
-    user = f"{data['ssh_user']}@" if data.get("ssh_user") else ""
-    port = f":{data['ssh_port']}" if data.get("ssh_port") else ""
-    command = [*module, f"--hosts=ssh://{user}{hostname}{port}"]
-    if data.get("ssh_key"):
-        command.append(f"--ssh-identity-file={data['ssh_key']}")
-    if str(data.get("ssh_strict_host_key_checking", "")).lower() == "no":
-        command.append(
-            "--ssh-extra-args=-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
-        )
-    return command
-
-
-def next_steps(name: str, data: dict[str, Any], plan: Plan) -> str:
-    """The `claude mcp add` lines for this host and the checklist command; never the token."""
-    s = plan.settings
-    port, prefix, user = s["cogmem_http_port"], s["cogmem_prefix"], s["cogmem_user"]
-    env_file = f"{prefix}/config/.env.production"
-    this_machine = name == "@local"
-    ssh = [] if this_machine else ssh_command(name, data)
-    read_token = shlex.join([*ssh, "grep", "-m1", "^MCP_HTTP_TOKEN=", env_file])
-    read_token += " | cut -d'\"' -f2"
-    local = this_machine or (data.get("ssh_hostname") or name) in ("127.0.0.1", "localhost", "::1")
-    as_root = this_machine or data.get("ssh_user", "root") == "root"
-    as_user = ["runuser", "-u", user, "--"] if as_root else ["sudo", "-u", user]
-    serve = [
-        *as_user, "env", "ENVIRONMENT=production", f"COGMEM_CONFIG_DIR={prefix}/config",
-        f"{prefix}/venv/bin/cognitive-memory", "serve",
-    ]  # fmt: skip
-    stdio = serve if this_machine else [*ssh[:-1], "-T", ssh[-1], *serve]
-    tunnel = (
-        [] if local else [*ssh[:-1], "-N", "-L", f"{port}:{s['cogmem_http_host']}:{port}", ssh[-1]]
-    )
-    lines = [
-        "",
-        f"--> Cognitive Memory is deployed on {name}. Next steps:",
-        "",
-        *(
-            ["  1. The server is on this machine's loopback: no tunnel needed."]
-            if local
-            else [
-                "  1. Open a tunnel to the server (keep it running):",
-                f"       {shlex.join(tunnel)}",
-            ]
-        ),
-        "  2. Read the token on the host into your shell (it is never printed by the deploy):",
-        f'       export COGMEM_TOKEN="$({read_token})"',
-        "  3. Register it in Claude Code:",
-        f"       claude mcp add --transport http cognitive-memory http://127.0.0.1:{port}/mcp "
-        "--header 'Authorization: Bearer ${COGMEM_TOKEN}'",
-        "     or, without tunnel and token, stdio" + ("" if this_machine else " over SSH") + ":",
-        f"       claude mcp add cognitive-memory -- {shlex.join(stdio)}",
-        "  4. Check the host against the production checklist:",
-        f"       {shlex.join(checklist_command(name, data, s))}",
-    ]
-    if plan.missing_required:
-        lines += [
-            "",
-            f"  The server waits for {', '.join(plan.missing_required)}: set them in {env_file}",
-            "  on the host (or give them to the deploy and re-run it), then:",
-            f"  systemctl restart {UNIT}",
-        ]
-    elif plan.missing_keys:
-        lines += [
-            "",
-            f"  Placeholders (not needed by this configuration): {', '.join(plan.missing_keys)}",
-        ]
-    if plan.missing_scripts:
-        lines += ["", f"  Not in this checkout, not installed: {', '.join(plan.missing_scripts)}"]
-    return "\n".join(lines) + "\n"
+__all__ = [
+    "UNIT",
+    "Plan",
+    "build_wheel",
+    "checklist_command",
+    "checklist_data",
+    "next_steps",
+    "prepare",
+    "remember",
+    "ssh_command",
+    "wheel_contents",
+]

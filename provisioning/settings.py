@@ -27,6 +27,8 @@ PREFIXES = ("cogmem_", "postgresql_")
 SUPPORTED_POSTGRESQL_VERSIONS = (15, 16, 17, 18)
 PACKAGE_SOURCES = ("debian", "pgdg")
 EMBEDDING_PROVIDERS = ("openai", "local", "hashing")
+CHAT_PROVIDERS = ("openai", "anthropic")
+CHAT_MODELS = ("cogmem_evaluator", "cogmem_judge1", "cogmem_judge2")  # _provider/_model/_base_url
 # Debian releases whose own archive has PostgreSQL *and* pgvector, by codename.
 DEBIAN_POSTGRESQL = {"trixie": 17, "forky": 18}
 
@@ -218,12 +220,19 @@ def check(s: dict[str, Any], source: str = "settings") -> None:
             s["cogmem_embedding_dimension"],
             "must be between 2 and 16000",
         )
-    for key in ("cogmem_embedding_model", "cogmem_embedding_base_url", "cogmem_pip_index_url"):
+    for prefix in CHAT_MODELS:
+        if s[f"{prefix}_provider"] not in CHAT_PROVIDERS:
+            _fail(source, f"{prefix}_provider", s[f"{prefix}_provider"],
+                  f"must be one of {', '.join(CHAT_PROVIDERS)}")  # fmt: skip
+    chat_keys = [f"{p}_{k}" for p in CHAT_MODELS for k in ("model", "base_url")]
+    for key in ("cogmem_embedding_model", "cogmem_embedding_base_url", "cogmem_pip_index_url",
+                *chat_keys):  # fmt: skip
         if re.search(r"[\s'\"\\]", s[key]):
             _fail(source, key, s[key], "must not contain spaces, quotes or backslashes")
     for key, schemes in (
         ("cogmem_embedding_base_url", "https?"),
         ("cogmem_pip_index_url", "https?|file"),
+        *((f"{p}_base_url", "https?") for p in CHAT_MODELS),
     ):
         if s[key] and not re.match(rf"^({schemes})://", s[key]):
             _fail(source, key, s[key], "must be a URL")
@@ -294,11 +303,18 @@ def secrets_file_path(s: Mapping[str, Any]) -> Path:
     return Path(os.environ.get("COGMEM_SECRETS_FILE") or s["cogmem_secrets_file"]).expanduser()
 
 
-def deployer_secrets(s: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> dict:
+def _read_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def deployer_secrets(
+    s: Mapping[str, Any], environ: Mapping[str, str] = os.environ, load=_read_yaml
+) -> dict:
     """API keys and alert settings: the secrets file, overridden by the environment.
 
     Only names in DEPLOYER_SECRETS; values are never printed. The generated password and token
-    are not here: they are made on the host.
+    are not here: they are made on the host. `load` reads the file (Ansible passes one that
+    decrypts a Vault file).
     """
     path = secrets_file_path(s)
     found: dict[str, str] = {}
@@ -306,7 +322,7 @@ def deployer_secrets(s: Mapping[str, Any], environ: Mapping[str, str] = os.envir
         if path.stat().st_mode & 0o077:
             raise SettingsError(f"{path} holds secrets: run chmod 600 {path}")
         try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            document = load(path) or {}
         except yaml.YAMLError:
             raise SettingsError(f"{path} is not valid YAML") from None
         if not isinstance(document, dict):
@@ -328,8 +344,13 @@ def deployer_secrets(s: Mapping[str, Any], environ: Mapping[str, str] = os.envir
 def required_keys(s: Mapping[str, Any]) -> list[str]:
     """API keys the server refuses to start without, for this configuration."""
     providers = {s["cogmem_embedding_provider"]}
+    if s["cogmem_embedding_provider"] == "openai" and s["cogmem_embedding_base_url"]:
+        providers = set()
     if s["cogmem_evaluation_enabled"]:
-        providers |= {"openai", "anthropic"}
+        for prefix in CHAT_MODELS:
+            # An OpenAI-compatible server of one's own (Ollama, vLLM) needs no OpenAI key.
+            if not (s[f"{prefix}_provider"] == "openai" and s[f"{prefix}_base_url"]):
+                providers.add(s[f"{prefix}_provider"])
     names = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
     return sorted(names[p] for p in providers if p in names)
 

@@ -406,6 +406,30 @@ def _configure(host: TestHost) -> None:
     )
 
 
+def add_sudo_user(host: TestHost, user: str = "deploy") -> None:
+    """A login user with passwordless sudo and the host's key: a deploy as a non-root user.
+
+    Installs sudo (the minimal image has none); ssh as ``user@`` with the host's key and config.
+    """
+    if not re.match(r"^[a-z_][a-z0-9_-]{0,31}$", user) or user == "root":
+        raise TestHostError(f"bad user name {user!r}")
+    install = (
+        "apt-get update -qq && DEBIAN_FRONTEND=noninteractive "
+        "apt-get install -y -qq --no-install-recommends sudo >/dev/null"
+    )
+    for command in (
+        install,
+        f"id -u {user} >/dev/null 2>&1 || useradd --create-home --shell /bin/bash {user}",
+        f"echo '{user} ALL=(ALL:ALL) NOPASSWD: ALL' > /etc/sudoers.d/90-{user}",
+        f"chmod 440 /etc/sudoers.d/90-{user} && visudo -cq",
+        f"install -d -m 700 -o {user} -g {user} /home/{user}/.ssh",
+        f"install -m 600 -o {user} -g {user} /root/.ssh/authorized_keys /home/{user}/.ssh/",
+    ):
+        result = host.run(command, timeout=300)
+        if result.returncode != 0:
+            raise TestHostError(f"{command!r} failed on {host.name}:\n{_tail(result.stderr)}")
+
+
 def _start(host: TestHost) -> None:
     """Start nspawn in its own session, console to a log file, and find the container's PID 1."""
     cmd = ["systemd-nspawn", "-D", str(host.root), "-M", host.name, "-b"]

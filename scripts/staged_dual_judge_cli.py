@@ -1,35 +1,28 @@
 #!/usr/bin/env python3
-"""Staged dual judge: `--status` shows the stage; `--evaluate` runs the monthly spot check."""
+"""Staged dual judge, the seed's entry point: --status or --evaluate [--apply].
+
+A thin wrapper over `cognitive-memory judge status|evaluate` (the monthly cron job runs
+--evaluate: it reverts a LOW phase 2 to the dual judge and alerts).
+"""
 
 import argparse
-import json
 import sys
 
-from mcp_server.cli import user_errors
-from mcp_server.db.connection import connect
-from mcp_server.evaluation.staged_judge import status
-from mcp_server.runtime import load
+from mcp_server.cli import main as cognitive_memory
 
 
-@user_errors
-def main() -> int:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     action = parser.add_mutually_exclusive_group(required=True)
-    action.add_argument("--status", action="store_true")
-    action.add_argument("--evaluate", action="store_true")
-    args = parser.parse_args()
-    loaded = load(log_level="WARNING", providers=False)
-    settings = loaded.settings
-    if args.evaluate and not settings.evaluation.enabled:
-        print("Evaluation is disabled (evaluation.enabled: false in config.yaml): nothing to do.")
-        return 0
-    with connect(settings, url=loaded.database_url) as conn:
-        current = status(conn, settings.staged_dual_judge.kappa_threshold)
-    print(json.dumps(current.__dict__))
-    if args.evaluate:
-        print("error: spot-check evaluation is not part of this release yet", file=sys.stderr)
-        return 2
-    return 0
+    action.add_argument("--status", action="store_true", help="phase, kappa, health, costs")
+    action.add_argument("--evaluate", action="store_true", help="decide the phase")
+    parser.add_argument("--apply", action="store_true", help="with --evaluate: move to phase 2")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    args = parser.parse_args(argv)
+    command = ["judge", "status" if args.status else "evaluate"]
+    command += ["--apply"] if args.apply and args.evaluate else []
+    command += ["--json"] if args.json else []
+    cognitive_memory(command)
 
 
 if __name__ == "__main__":

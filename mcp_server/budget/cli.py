@@ -12,6 +12,7 @@ from rich.table import Table
 
 from mcp_server.budget import alerts as alerting
 from mcp_server.budget import report
+from mcp_server.errors import user_errors
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output")
@@ -23,7 +24,6 @@ def with_database(command):
 
     @wraps(command)
     def wrapper(*args, **kwargs):
-        from mcp_server.cli import user_errors
         from mcp_server.db.connection import connect
         from mcp_server.runtime import load
 
@@ -98,7 +98,8 @@ def daily(conn, settings, days: int = DAYS_OPTION, as_json: bool = JSON_OPTION) 
 @with_database
 def optimize(conn, settings, as_json: bool = JSON_OPTION) -> None:
     """Where the money goes and what would cut it."""
-    advice = report.suggestions(report.breakdown(conn, 30), _status(conn, settings))
+    judges = report.judge_spend(conn, 30, settings.staged_dual_judge.spot_check_rate)
+    advice = report.suggestions(report.breakdown(conn, 30), _status(conn, settings), judges)
     _emit(advice, as_json, lambda: [typer.echo(f"- {line}") for line in advice])
 
 

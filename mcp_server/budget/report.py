@@ -65,25 +65,57 @@ def daily(conn: psycopg.Connection, days: int) -> list[dict]:
     return [dict(zip(("date", "calls", "tokens", "cost_eur"), r, strict=True)) for r in rows]
 
 
-def suggestions(rows: list[dict], status: MonthStatus) -> list[str]:
-    """Plain advice from the breakdown: where the money goes and what would cut it."""
+@dataclass(frozen=True)
+class JudgeSpend:
+    """What the judges cost over the window, and the staged judge's phase and rate."""
+
+    phase: str  # dual or single
+    cost_eur: float  # api_name judge + spot_check
+    spot_check_rate: float
+
+
+def judge_spend(conn: psycopg.Connection, days: int, spot_check_rate: float) -> JudgeSpend:
+    phase = conn.execute(
+        "SELECT phase FROM judge_phase_events ORDER BY created_at DESC, id DESC LIMIT 1"
+    ).fetchone()
+    cost = conn.execute(
+        "SELECT coalesce(sum(estimated_cost), 0)::float FROM api_cost_log "
+        "WHERE api_name IN ('judge', 'spot_check') AND date > current_date - %s::int",
+        [days],
+    ).fetchone()[0]
+    return JudgeSpend(phase[0] if phase else "dual", cost, spot_check_rate)
+
+
+def suggestions(
+    rows: list[dict], status: MonthStatus, judges: JudgeSpend | None = None, days: int = 30
+) -> list[str]:
+    """Advice drawn from the data, with its figures: what costs most and what would cut it."""
     total = sum(r["cost_eur"] for r in rows)
     advice = []
-    for row in rows:
-        share = row["cost_eur"] / total if total else 0
-        if share >= 0.5:
-            advice.append(
-                f"{row['api_name']} is {share:.0%} of the cost: batch its calls or pick a "
-                "cheaper model in config.yaml"
-            )
-    if "openai_chat" in {r["api_name"] for r in rows}:
+    for row in rows[:3]:
+        if not row["cost_eur"]:
+            continue
+        share = row["cost_eur"] / total
+        per_call = row["tokens"] / row["calls"] if row["calls"] else 0
+        line = (f"{row['api_name']}: {row['cost_eur']:.4f} EUR in {days} days ({share:.0%} of "
+                f"the cost), {row['calls']} calls averaging {per_call:.0f} tokens")  # fmt: skip
+        if row["api_name"] == "openai_embeddings" and row["calls"] and per_call < 50:
+            line += ": short texts one call each; batch them (reembed --batch-size) where you can"
+        elif share >= 0.5:
+            line += ": the first place to save (a cheaper model in config.yaml, or fewer calls)"
+        advice.append(line)
+    if judges is not None and judges.phase == "dual" and judges.cost_eur > 0:
+        # Phase 2 keeps judge 1 and asks judge 2 for spot_check_rate of the docs only.
+        saving = judges.cost_eur * (1 - judges.spot_check_rate) / 2
         advice.append(
-            "Once the dual judges agree (kappa >= staged_dual_judge.kappa_threshold), the staged "
-            "judge drops GPT-4o to spot checks"
+            f"judges: {judges.cost_eur:.4f} EUR in {days} days with both judges; phase 2 of the "
+            f"staged judge (one judge + {judges.spot_check_rate:.0%} spot checks) would save "
+            f"about {saving:.4f} EUR ({saving / judges.cost_eur:.0%}) once kappa allows it: "
+            "cognitive-memory judge evaluate"
         )
     if status.projected_eur > status.limit_eur:
         advice.append(
             f"At this rate the month ends at {status.projected_eur:.2f} EUR, over the "
-            f"{status.limit_eur:.2f} EUR budget"
+            f"{status.limit_eur:.2f} EUR budget (budget.hard_stop: true stops paid calls there)"
         )
-    return advice or ["Nothing to optimize: spending is within budget and spread out"]
+    return advice or ["Nothing to optimize: no paid calls were logged in the last 30 days"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -15,20 +14,18 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
 from mcp_server.config import Settings
+from mcp_server.errors import UserError
+from mcp_server.redaction import redact_url
 
 log = logging.getLogger(__name__)
 
 
-class DatabaseError(Exception):
+class DatabaseError(UserError):
     """The database is unreachable or not the one this environment must use."""
 
 
 class WrongDatabaseError(DatabaseError):
     pass
-
-
-def redact_url(url: str) -> str:
-    return re.sub(r"(?<=://)([^:/@\s]+):([^@\s]*)@", r"\1:***@", url)
 
 
 def database_url(settings: Settings) -> str:

@@ -57,3 +57,12 @@ async def log_api_cost(
     row = _row(api_name, num_calls, token_count, estimated_cost, None)
     cursor = await conn.execute(_INSERT, row)
     return (await cursor.fetchone())[0]
+
+
+async def month_spend(conn: psycopg.AsyncConnection) -> float:
+    """EUR logged since the first of this month."""
+    cursor = await conn.execute(
+        "SELECT coalesce(sum(estimated_cost), 0)::float FROM api_cost_log "
+        "WHERE date >= date_trunc('month', current_date)::date"
+    )
+    return (await cursor.fetchone())[0]

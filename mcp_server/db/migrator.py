@@ -10,12 +10,14 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from mcp_server.errors import UserError
+
 _FILE_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 # Any constant works; it only has to be the same in every process that migrates.
 _LOCK_KEY = 7_305_118_204
 
 
-class MigrationError(Exception):
+class MigrationError(UserError):
     pass
 
 

@@ -206,3 +206,11 @@ async def hybrid_search(conn: AsyncConnection, **query) -> list[SearchHit]:
         await cursor.execute(statement, params)
         rows = await cursor.fetchall()
     return [SearchHit(**row) for row in rows]
+
+
+async def contents_by_id(conn: AsyncConnection, ids: list[int]) -> dict[int, str]:
+    """The content of each insight that exists among `ids`."""
+    cursor = await conn.execute(
+        "SELECT id, content FROM l2_insights WHERE id = ANY(%s)", [list(ids)]
+    )
+    return dict(await cursor.fetchall())

@@ -8,10 +8,10 @@ from __future__ import annotations
 from anthropic import AsyncAnthropic
 
 from mcp_server.config import Settings
-from mcp_server.db.connection import redact_url
 from mcp_server.providers.base import ChatResult, CostSink, ProviderError
 from mcp_server.providers.costs import ANTHROPIC_CHAT, CostMeter
 from mcp_server.providers.retry import RetryPolicy, call_with_retries
+from mcp_server.redaction import redact_url
 
 
 class AnthropicChat:
@@ -48,6 +48,7 @@ class AnthropicChat:
         self.what = f"anthropic messages (model {model}{where})"
 
     async def complete(self, prompt: str, system: str | None = None) -> ChatResult:
+        await self.meter.admit()
         extra = {"system": system} if system else {}
         response = await call_with_retries(
             lambda: self.client.messages.create(

@@ -9,10 +9,10 @@ from __future__ import annotations
 from openai import AsyncOpenAI
 
 from mcp_server.config import Settings
-from mcp_server.db.connection import redact_url
 from mcp_server.providers.base import ChatResult, CostSink, ProviderError
 from mcp_server.providers.costs import OPENAI_CHAT, OPENAI_EMBEDDINGS, CostMeter
 from mcp_server.providers.retry import RetryPolicy, call_with_retries
+from mcp_server.redaction import redact_url
 
 EMBEDDING_BATCH_SIZE = 256  # well under OpenAI's 2048 inputs per request
 # Servers that are not OpenAI (Ollama, llama.cpp) often need no key, but the SDK demands one.
@@ -81,6 +81,7 @@ class OpenAIEmbedder:
         return vectors
 
     async def _embed_batch(self, batch: list[str]) -> list[list[float]]:
+        await self.meter.admit()
         extra = {"dimensions": self.dimension} if self.send_dimensions else {}
         response = await call_with_retries(
             # "float", not the SDK's default base64: several compatible servers lack base64.
@@ -141,6 +142,7 @@ class OpenAIChat:
         self.what = f"openai chat (model {model}{where})"
 
     async def complete(self, prompt: str, system: str | None = None) -> ChatResult:
+        await self.meter.admit()
         messages = [{"role": "system", "content": system}] if system else []
         messages.append({"role": "user", "content": prompt})
         response = await call_with_retries(

@@ -3,5 +3,6 @@
     python -m provisioning.checklist --hosts=ssh://root@server [--data key=value ...]
     pytest provisioning/checklist --hosts=ssh://NAME --ssh-config=FILE --junitxml=report.xml
 
-Expected values come from provisioning/defaults.yml, overridden with --data like the deploy's.
+Expected values come from what the deploy recorded on the host (/etc/cognitive-memory/
+deployed.json, else provisioning/defaults.yml), overridden with --data.
 """

@@ -1,7 +1,11 @@
 """Run the checklist against hosts, print a pass/fail table, write JUnit XML.
 
     python -m provisioning.checklist --hosts=ssh://root@server [--ssh-config FILE]
-        [--ssh-identity-file KEY] [--data key=value ...] [--junitxml PATH] [-- pytest args]
+        [--ssh-identity-file KEY] [--sudo] [--data key=value ...] [--junitxml PATH]
+        [-- pytest args]
+
+The expected settings come from the host's /etc/cognitive-memory/deployed.json (written by
+either deploy); --data overrides one of them.
 
 Exit status: 0 when every check passed (skips are notes), 1 when one failed, 2 on bad usage.
 """
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import shlex
 import shutil
 import sys
 import tempfile
@@ -31,7 +36,8 @@ GROUPS = {
     "test_7_schedules": "Schedules",
     "test_8_post_deployment_validation": "Post-deployment validation",
     "test_9_environment_separation": "Environment separation",
-    "test_10_alerts": "Alerts",
+    "test_10_evaluation": "Evaluation",
+    "test_11_alerts": "Alerts",
 }
 
 
@@ -109,6 +115,23 @@ def print_table(rows: list[dict], title: str) -> None:
     )
 
 
+def ssh_config(user_config: str | None, extra_args: str, sockets: str) -> str:
+    """An ssh config: the user's file, then `-o Key=Value` options, then a shared connection."""
+    lines = [f"Include {Path(user_config).expanduser().resolve()}"] if user_config else []
+    words = shlex.split(extra_args)
+    options = []
+    while words:
+        flag = words.pop(0)
+        if flag.startswith("-o") and (flag[2:] or words):
+            options.append((flag[2:] or words.pop(0)).replace("=", " ", 1))
+        else:
+            raise ValueError(f"--ssh-extra-args: only -o Key=Value options are supported ({flag})")
+    lines.append("Host *")
+    lines += [f"  {option}" for option in options]
+    lines += [f"  ControlPath {sockets}/%C", "  ControlMaster auto", "  ControlPersist 10s"]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m provisioning.checklist", description=__doc__.splitlines()[0]
@@ -117,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ssh-config", help="ssh config file (with --hosts=ssh://ALIAS)")
     parser.add_argument("--ssh-identity-file", help="private key")
     parser.add_argument("--ssh-extra-args", help="extra ssh arguments, one string")
+    parser.add_argument(
+        "--sudo", action="store_true", help="run the checks through sudo (a non-root SSH user)"
+    )
     parser.add_argument("--data", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--junitxml", help="JUnit XML report (default: reports/checklist-*.xml)")
     parser.add_argument("pytest_args", nargs="*", help="more pytest arguments, after --")
@@ -138,15 +164,19 @@ def main(argv: list[str] | None = None) -> int:
         "-rN",
         "--tb=short",
     ]
-    for option in ("ssh_config", "ssh_identity_file"):
-        if getattr(args, option):
-            pytest_args.append(f"--{option.replace('_', '-')}={getattr(args, option)}")
-    # One SSH connection for all checks (testinfra asks for ControlMaster but sets no path).
+    if args.sudo:
+        pytest_args.append("--sudo")
+    if args.ssh_identity_file:
+        pytest_args.append(f"--ssh-identity-file={args.ssh_identity_file}")
+    # testinfra 10 drops --ssh-extra-args, so they go into an ssh config of this run, with one
+    # shared connection for all checks; the user's --ssh-config is included first (it wins).
     sockets = tempfile.mkdtemp(prefix="cogmem-ssh-")
-    extra = args.ssh_extra_args or ""
-    if "controlpath" not in extra.lower():
-        extra = f"{extra} -o ControlPath={sockets}/%C -o ControlPersist=10s".strip()
-    pytest_args.append(f"--ssh-extra-args={extra}")
+    try:
+        config = ssh_config(args.ssh_config, args.ssh_extra_args or "", sockets)
+    except ValueError as error:
+        parser.error(str(error))
+    (Path(sockets) / "config").write_text(config)
+    pytest_args.append(f"--ssh-config={Path(sockets) / 'config'}")
     pytest_args += [f"--data={item}" for item in args.data] + args.pytest_args
     collector = Collector()
     started = time.monotonic()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import shlex
 from typing import Any
@@ -72,3 +73,29 @@ def journal(host, lines: int = 60) -> str:
     output = host.run(f"journalctl -u {UNIT} -n {lines} --no-pager -o short-iso")
     status = host.run(f"systemctl status {UNIT} --no-pager -l")
     return f"\n--- systemctl status {UNIT}\n{status.stdout}\n--- journal\n{output.stdout}"
+
+
+def _address(hex_address: str) -> str:
+    """An address of /proc/net/tcp{,6} (32-bit words in host byte order) as text."""
+    raw = bytes.fromhex(hex_address)
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    return str(ipaddress.ip_address(words))
+
+
+def listening_sockets(host) -> set[tuple[str, int]]:
+    """(address, port) of every listening TCP socket, read from /proc: no ss or netstat needed."""
+    table = host.check_output("cat /proc/net/tcp /proc/net/tcp6 2>/dev/null || true")
+    found = set()
+    for line in table.splitlines():
+        fields = line.split()
+        if len(fields) > 3 and fields[3] == "0A" and ":" in fields[1]:  # 0A: LISTEN
+            address, port = fields[1].split(":")
+            found.add((_address(address), int(port, 16)))
+    return found
+
+
+def listens_on(host, address: str, port: int) -> bool:
+    """True when a socket listens on address:port (or on the wildcard of its family)."""
+    family_any = "::" if ":" in address else "0.0.0.0"
+    sockets = listening_sockets(host)
+    return (address, port) in sockets or (family_any, port) in sockets

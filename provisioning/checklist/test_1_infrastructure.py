@@ -27,12 +27,18 @@ def test_postgresql_is_running_and_starts_at_boot(host, expected):
 
 
 def test_postgresql_listens_on_the_configured_address_only(host, expected):
+    from provisioning.checklist.support import listening_sockets
+
     port = expected["postgresql_port"]
-    address = expected["postgresql_listen_address"]
-    assert host.socket(f"tcp://{address}:{port}").is_listening
-    for wildcard in ("0.0.0.0", "::"):
-        if address not in ("*", wildcard):
-            assert not host.socket(f"tcp://{wildcard}:{port}").is_listening
+    wanted = {a.strip() for a in expected["postgresql_listen_address"].split(",")}
+    on_port = {address for address, p in listening_sockets(host) if p == port}
+    if wanted & {"*", "0.0.0.0", "::"}:
+        assert on_port, f"nothing listens on port {port}"
+        return
+    for address in wanted:
+        names = {"127.0.0.1", "::1"} if address == "localhost" else {address}
+        assert names & on_port, f"port {port}: not on {address} (listening on {sorted(on_port)})"
+    assert not on_port & {"0.0.0.0", "::"}, f"port {port} listens on every address"
 
 
 @pytest.mark.parametrize("folder", ["/var/lib/postgresql", "/var/backups"])

@@ -5,8 +5,17 @@ from __future__ import annotations
 import pytest
 
 from provisioning.checklist.support import ENVIRONMENTS, app_python, database_of, env_file_of
+from provisioning.deployed import DEPLOYED_FILE
+from provisioning.deployed import recorded as recorded_part
 from provisioning.envfile import parse_env
-from provisioning.settings import API_KEY_PLACEHOLDERS, is_placeholder, required_keys
+from provisioning.settings import API_KEY_PLACEHOLDERS, DEFAULTS, is_placeholder, required_keys
+
+
+def test_the_deploy_recorded_its_settings_without_secrets(host, recorded):
+    assert recorded is not None, f"{DEPLOYED_FILE} is missing: re-run the deploy"
+    assert set(recorded) == set(recorded_part(DEFAULTS)), sorted(recorded)
+    file = host.file(DEPLOYED_FILE)
+    assert (file.user, file.mode) == ("root", 0o644)
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)

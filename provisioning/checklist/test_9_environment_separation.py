@@ -41,11 +41,28 @@ def test_a_stored_dialogue_lands_only_in_its_environment(host, expected, environ
     stored = call_tool(
         host, expected, environment, "store_raw_dialogue", turn, http=environment == "production"
     )
-    assert stored.get("id"), stored
-    after = _counts(host, expected)
-    other = next(e for e in ENVIRONMENTS if e != environment)
-    assert after[environment] == before[environment] + 1
-    assert after[other] == before[other]
+    try:
+        assert isinstance(stored.get("id"), int), stored
+        after = _counts(host, expected)
+        other = next(e for e in ENVIRONMENTS if e != environment)
+        assert after[environment] == before[environment] + 1
+        assert after[other] == before[other]
+    finally:
+        _forget(host, expected, environment, stored.get("id"), turn["session_id"])
+    # a checklist leaves no trace: the row is gone again
+    assert _counts(host, expected) == before
+
+
+def _forget(host, expected, environment: str, row_id, session_id: str) -> None:
+    """Delete the check's own row (by id and its session, so nothing else can match)."""
+    if not isinstance(row_id, int):
+        return
+    psql_value(
+        host,
+        expected,
+        database_of(expected, environment),
+        f"DELETE FROM l0_raw WHERE id = {row_id} AND session_id = '{session_id}'",
+    )
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)

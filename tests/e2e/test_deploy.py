@@ -9,60 +9,31 @@ the first deploy, the no-op re-run and the checklist go to reports/e2e-deploy-ti
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shlex
-import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from provisioning import plan as planning
 from provisioning import testhost
 from provisioning.settings import resolve
+from tests.support.deployment import (
+    TIMES,
+    UNIT,
+    Deployment,
+    as_service_user,
+    call,
+    checklist,
+    deploy,
+    journal,
+    ping,
+    production_query,
+    run,
+    write_inventory,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
-
-REPO = Path(__file__).resolve().parents[2]
-UNIT = "cognitive-memory-mcp.service"
-# Shortened so the watchdog fault finishes quickly; the restart delay is the default's.
-FAULT_SETTINGS = {"cogmem_watchdog_sec": 10, "cogmem_restart_sec": 2}
-TIMES: dict[str, float] = {}
-
-
-@dataclass
-class Deployment:
-    host: testhost.TestHost
-    inventory: Path
-    settings: dict
-    outputs: list[str] = field(default_factory=list)
-
-
-def run(command: list[str], timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "COGMEM_SECRETS_FILE"):
-        env.pop(name, None)  # the demo runs on placeholders; the deployer's keys stay out
-    return subprocess.run(
-        command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, **kwargs
-    )
-
-
-def write_inventory(folder: Path, name: str, extra: dict) -> Path:
-    path = folder / f"{name}.py"
-    path.write_text(
-        "from provisioning.inventories import demo_data, testhost_entry\n\n"
-        f"hosts = [testhost_entry({name!r}, extra={{**demo_data(), **{extra!r}}})]\n"
-    )
-    return path
-
-
-def deploy(inventory: Path, *data: str) -> subprocess.CompletedProcess:
-    args = [f"--data={item}" for item in data]
-    return run([sys.executable, "-m", "provisioning", "deploy", str(inventory), *args])
 
 
 def grand_total(output: str) -> dict[str, int]:
@@ -71,18 +42,6 @@ def grand_total(output: str) -> dict[str, int]:
     assert match, output[-3000:]
     numbers = [0 if value == "-" else int(value) for value in match.groups()]
     return dict(zip(("operations", "changed", "errors", "unchanged"), numbers, strict=True))
-
-
-def checklist(deployment: Deployment) -> subprocess.CompletedProcess:
-    host = deployment.host
-    junit = REPO / "reports" / f"checklist-e2e-{host.name}.xml"
-    return run(
-        [
-            sys.executable, "-m", "provisioning.checklist",
-            f"--hosts={host.ssh_url}", f"--ssh-config={host.ssh_config_path}",
-            f"--junitxml={junit}", *planning.checklist_data(deployment.settings),
-        ]
-    )  # fmt: skip
 
 
 def host_state(host: testhost.TestHost) -> str:
@@ -105,76 +64,6 @@ def wait_for(predicate, timeout: float, step: float = 0.5):
             return value
         time.sleep(step)
     return None
-
-
-def journal(host: testhost.TestHost) -> str:
-    return host.run(f"journalctl -u {UNIT} -n 40 --no-pager").stdout
-
-
-def as_service_user(deployment: Deployment, *argv: str) -> subprocess.CompletedProcess:
-    s = deployment.settings
-    command = [
-        "runuser", "-u", s["cogmem_user"], "--", "env", "ENVIRONMENT=production",
-        f"COGMEM_CONFIG_DIR={s['cogmem_prefix']}/config", "COGMEM_LOG_LEVEL=WARNING",
-        f"PATH={s['cogmem_prefix']}/venv/bin:/usr/bin:/bin", *argv,
-    ]  # fmt: skip
-    return deployment.host.run("cd / && " + shlex.join(command), timeout=120)
-
-
-def call(deployment: Deployment, tool: str, arguments: dict | None = None) -> dict | None:
-    """A tool call through the service: HTTP with the token, the app's own MCP client."""
-    s = deployment.settings
-    url = f"http://{s['cogmem_http_host']}:{s['cogmem_http_port']}/mcp"
-    cli = f"{s['cogmem_prefix']}/venv/bin/cognitive-memory"
-    args = ["call", tool, "--json-args", json.dumps(arguments or {}), "--url", url]
-    result = as_service_user(deployment, cli, *args)
-    return json.loads(result.stdout) if result.returncode == 0 else None
-
-
-def ping(deployment: Deployment) -> dict | None:
-    return call(deployment, "ping")
-
-
-def production_query(deployment: Deployment, query: str) -> str:
-    s = deployment.settings
-    psql = [
-        "runuser", "-u", "postgres", "--", "psql", "-XAtq", "-p", str(s["postgresql_port"]),
-        "-d", s["cogmem_db_name"], "-c", query,
-    ]  # fmt: skip
-    return deployment.host.run("cd / && " + shlex.join(psql), check=True).stdout.strip()
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    """One wheel for every deploy of the run, so the no-op re-run installs the same bytes."""
-    out = tmp_path_factory.mktemp("wheel")
-    built = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), "."])
-    assert built.returncode == 0, built.stderr
-    return next(out.glob("cognitive_memory-*.whl"))
-
-
-@pytest.fixture(scope="module")
-def deployment(wheel, tmp_path_factory):
-    try:
-        testhost.check_requirements()
-    except testhost.TestHostError as error:
-        pytest.skip(str(error))
-    started = time.monotonic()
-    host = testhost.boot()
-    TIMES["boot_s"] = round(time.monotonic() - started, 1)
-    try:
-        extra = {**FAULT_SETTINGS, "cogmem_wheel": str(wheel)}
-        inventory = write_inventory(tmp_path_factory.mktemp("inventory"), host.name, extra)
-        from provisioning.inventories import demo_data, testhost_entry
-
-        _, data = testhost_entry(host.name, extra={**demo_data(), **extra})
-        yield Deployment(host, inventory, resolve(data))
-    finally:
-        testhost.teardown(host)
-        report = REPO / "reports" / "e2e-deploy-times.json"
-        report.parent.mkdir(exist_ok=True)
-        report.write_text(json.dumps(TIMES, indent=2) + "\n")
-        print(f"\ne2e deploy wall times (s): {TIMES}")
 
 
 # --- bad input: a clear error, and the host as it was ------------------------------------------

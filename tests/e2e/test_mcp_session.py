@@ -187,7 +187,8 @@ BAD_CALLS = [
     ("update_working_memory", {"content": "x", "importance": -0.1}),
     ("store_episode", {"query": "q", "reward": 3, "reflection": "r"}),
     ("store_dual_judge_scores", {"query_id": "q", "query": "q", "docs": [{"id": 1}]}),
-    ("get_golden_test_results", {}),
+    ("get_golden_test_results", {"days": 0}),
+    ("evaluate_answer", {"query": "q", "answer": ""}),
 ]
 
 

@@ -104,3 +104,17 @@ def test_alerts_send_mail_and_slack_only_over_the_threshold(budget_env, monkeypa
     assert mailbox.messages[0].rcpt_tos == ["owner@example.org"]
     assert b"9.00 of 10.00 EUR" in mailbox.messages[0].content
     assert "9.00 of 10.00 EUR" in posts[0]["text"]
+
+
+def test_optimize_draws_its_advice_from_the_data(budget_env):
+    assert json.loads(run("optimize", "--json")) == [
+        "Nothing to optimize: no paid calls were logged in the last 30 days"
+    ]
+    spend(budget_env, ("judge", 40, 20000, 0.40), ("openai_embeddings", 100, 1200, 0.01),
+          ("evaluation", 10, 5000, 0.09))  # fmt: skip
+    advice = json.loads(run("optimize", "--json"))
+    assert advice[0].startswith("judge: 0.4000 EUR in 30 days (80% of the cost), 40 calls")
+    assert "the first place to save" in advice[0]
+    assert any("12 tokens: short texts one call each" in line for line in advice)
+    # Phase 2 keeps judge 1 and 5 % of judge 2: about (1 - 0.05) / 2 of 0.40 EUR.
+    assert any("would save about 0.1900 EUR (48%)" in line for line in advice)

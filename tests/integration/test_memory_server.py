@@ -58,7 +58,7 @@ async def read(client: Client, uri: str) -> dict:
 # Listing ----------------------------------------------------------------------------------
 
 
-async def test_eight_tools_with_described_parameters_and_output_schemas(client):
+async def test_every_tool_has_described_parameters_and_an_output_schema(client):
     tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     assert set(tools) == TOOLS
     for tool in tools.values():
@@ -198,14 +198,10 @@ async def test_l0_resource_filters_by_session_and_day(client, database):
 
 
 async def test_evaluation_tools_refuse_until_configured(client):
-    message = await refused(client, "get_golden_test_results")
-    assert message.endswith(
-        "not configured: the evaluation subsystem is not enabled (evaluation.enabled=false)"
-    )
-    docs = [{"id": 1, "content": "doc"}]
-    assert "not configured" in await refused(
-        client, "store_dual_judge_scores", query_id="q1", query="q", docs=docs
-    )
+    message = await refused(client, "store_dual_judge_scores", query_id="q1", query="q",
+                            docs=["doc"])  # fmt: skip
+    assert "not configured: evaluation is not enabled: set evaluation.enabled: true" in message
+    assert "not configured" in await refused(client, "evaluate_answer", query="q", answer="a")
 
 
 # Bad input: a clear tool error, nothing written, the server keeps serving ----------------
@@ -287,16 +283,22 @@ BAD_CALLS = [
         "reward must be between -1 and 1; got -2",
     ),
     ("store_episode", {"query": "q", "reward": 0, "reflection": ""}, "blank"),
+    ("store_dual_judge_scores", {"query": "q", "docs": []}, "docs must not be empty"),
     (
         "store_dual_judge_scores",
-        {"query_id": "q", "query": "q", "docs": []},
-        "docs must not be empty",
-    ),
-    (
-        "store_dual_judge_scores",
-        {"query_id": "q", "query": "q", "docs": [{"id": 1, "content": "d"}] * 51},
+        {"query": "q", "docs": ["d"] * 51},
         "docs must have at most 50 items; got 51 items",
     ),
+    (
+        "store_dual_judge_scores",
+        {"query": "q", "docs": [{"id": 1}]},
+        'docs[0].text must be a string; got {"id": 1} (an object)',
+    ),
+    ("store_dual_judge_scores", {"query": "q", "docs": [0]}, "docs[0].id must be at least 1"),
+    ("store_dual_judge_scores", {"query": "q", "docs": [True]}, "docs[0].id must be an integer"),
+    ("evaluate_answer", {"query": "q", "answer": ""}, "answer must not be blank"),
+    ("evaluate_answer", {"query": "q", "answer": "a", "memory_ids": [0]}, "memory_ids[0] must be"),
+    ("get_golden_test_results", {"days": 0}, "days must be"),
 ]
 
 

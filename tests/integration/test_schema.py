@@ -21,6 +21,8 @@ TABLES = {
     "model_drift_log",
     "api_cost_log",
     "schema_migrations",
+    "evaluation_log",
+    "judge_phase_events",
 }
 
 

@@ -44,16 +44,18 @@ async def test_every_tool_declares_all_four_hints_and_refuses_unknown_names(clie
         assert None not in [getattr(tool.annotations, hint) for hint in HINTS], tool.name
         assert tool.input_schema.get("additionalProperties") is False, tool.name
     readers = {name for name, tool in tools.items() if tool.annotations.read_only_hint}
-    assert readers == {"ping", "hybrid_search"}
+    assert readers == {"ping", "hybrid_search", "get_golden_test_results"}
     assert tools["update_working_memory"].annotations.destructive_hint  # it may evict an item
-    assert not any(tool.annotations.open_world_hint for tool in tools.values())
+    # Only the evaluation tools reach outside the memory: they call the configured models.
+    outside = {name for name, tool in tools.items() if tool.annotations.open_world_hint}
+    assert outside == {"evaluate_answer", "store_dual_judge_scores"}
 
 
 async def test_the_tools_marked_read_only_write_nothing(client, migrated_database):
     _, url = migrated_database
     tools = (await client.list_tools()).tools
     readers = {tool.name for tool in tools if tool.annotations and tool.annotations.read_only_hint}
-    assert readers == {"ping", "hybrid_search"}
+    assert readers == {"ping", "hybrid_search", "get_golden_test_results"}
     said = {"session_id": "s", "speaker": "u", "content": "backups at night"}
     turn = (await client.call_tool("store_raw_dialogue", said)).structured_content
     insight = {"content": "Backups run at night", "source_ids": [turn["id"]]}
@@ -61,6 +63,7 @@ async def test_the_tools_marked_read_only_write_nothing(client, migrated_databas
     before = row_counts(url)
     assert not (await client.call_tool("ping", {})).is_error
     assert not (await client.call_tool("hybrid_search", {"query_text": "backups"})).is_error
+    assert not (await client.call_tool("get_golden_test_results", {})).is_error
     assert row_counts(url) == before
 
 

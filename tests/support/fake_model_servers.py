@@ -17,6 +17,12 @@ each with a real-looking `usage` (tokens = words, at least 1 per text). Usage:
         ...
         assert server.requests[0].headers["authorization"] == "Bearer sk-test"
 
+For judges and evaluators: `server.latency_s = (0.3, 0.8)` delays every answer by a random
+time in that range, as a real API does; `server.reply = judge_by_keyword(...)` answers in
+the JSON a judge prompt asks for; `plan(429, times=20)` is a rate-limit storm and
+`plan(text="not json")` a malformed answer. `prompt_of(body)` is the user text of a request
+in either format.
+
 `fake_openai_server` and `fake_anthropic_server` are the same server (Anthropic SDK clients
 take `server.anthropic_base_url`, as that SDK adds /v1 itself).
 """
@@ -26,6 +32,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import random
 import struct
 import threading
 import time
@@ -93,6 +100,8 @@ class FakeModelServer:
         # A reply for chat requests: a fixed text or a function of the request body.
         self.reply: str | Callable[[dict], str] = lambda body: "fake reply"
         self._plans: deque[Plan] = deque()
+        # Every answer waits a random time in this range (seconds) unless its plan says.
+        self.latency_s: tuple[float, float] = (0.0, 0.0)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._ids = itertools.count(1)
@@ -174,6 +183,8 @@ class FakeModelServer:
         if self.expected_key is not None and request.api_key != self.expected_key:
             return 401, {}, _error(request.path, 401, "invalid api key"), 0.0
         plan = self._next_plan(request.path)
+        if not plan.delay_s and self.latency_s[1] > 0:
+            plan.delay_s = random.uniform(*self.latency_s)
         if plan.status != 200:
             body = plan.body if plan.body is not None else _error(request.path, plan.status)
             return plan.status, plan.headers, body, plan.delay_s
@@ -249,6 +260,23 @@ class FakeModelServer:
             "stop_sequence": None,
             "usage": {"input_tokens": _tokens(" ".join(parts)), "output_tokens": _tokens(text)},
         }
+
+
+def prompt_of(body: dict) -> str:
+    """The last user message's text of a chat or messages request."""
+    users = [m for m in body.get("messages", []) if m.get("role") == "user"]
+    return _message_text(users[-1].get("content")) if users else ""
+
+
+def judge_by_keyword(keyword: str, *, score: float = 0.9, miss: float = 0.1) -> Callable:
+    """A judge: `score` when the document (after "document:") mentions `keyword`, else `miss`."""
+
+    def reply(body: dict) -> str:
+        document = prompt_of(body).split("document:", 1)[-1].lower()
+        value = score if keyword.lower() in document else miss
+        return json.dumps({"score": value, "reason": "keyword match" if value == score else "no"})
+
+    return reply
 
 
 def _b64(vector: list[float]) -> str:

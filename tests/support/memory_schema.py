@@ -9,6 +9,7 @@ TOOLS = frozenset({
     "hybrid_search",
     "update_working_memory",
     "store_episode",
+    "evaluate_answer",
     "store_dual_judge_scores",
     "get_golden_test_results",
 })  # fmt: skip

@@ -20,6 +20,8 @@ SECRET_VARIABLES = {
     "cogmem_mcp_http_token",
     "cogmem_secrets",
 }
+# Computed from the settings by the deploy (provisioning/deployed.py), not a setting of its own.
+DERIVED_VARIABLES = {"cogmem_deployed"}
 OPERATION_MODULES = {"apt", "files", "pip", "postgres", "server", "systemd"}
 OWN_OPERATIONS = {
     "env_file",
@@ -73,7 +75,7 @@ def _variables(template: str) -> set[str]:
 
 @pytest.mark.parametrize("template", sorted(p.name for p in TEMPLATES.glob("*.j2")))
 def test_templates_use_only_the_defaults_and_the_secrets(template):
-    unknown = _variables(template) - set(DEFAULTS) - SECRET_VARIABLES
+    unknown = _variables(template) - set(DEFAULTS) - SECRET_VARIABLES - DERIVED_VARIABLES
     assert not unknown, f"{template} uses {unknown}, which provisioning/defaults.yml lacks"
 
 

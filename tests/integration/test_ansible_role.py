@@ -1,0 +1,86 @@
+"""The Ansible role's own shape, and its preflight: bad settings stop it before any change.
+
+The preflight cases run the real playbook against this machine (connection local) and must
+fail in the settings checks, before a task that could change anything.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from provisioning.ansible_specs import SPECS_FILE, render
+from provisioning.settings import DEFAULTS, DEFAULTS_FILE, TEMPLATES
+
+REPO = Path(__file__).resolve().parents[2]
+ANSIBLE = REPO / "provisioning" / "ansible"
+ROLE = ANSIBLE / "roles" / "cognitive_memory"
+PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+TYPES = {bool: "bool", int: "int", str: "str", list: "list"}
+
+
+def test_the_role_reads_the_one_defaults_file_and_the_shared_templates():
+    assert (ROLE / "defaults" / "main.yml").resolve() == DEFAULTS_FILE
+    assert (ROLE / "templates").resolve() == TEMPLATES
+    assert (ROLE / "files").resolve() == REPO / "scripts"
+
+
+def test_argument_specs_are_generated_from_the_current_defaults():
+    assert SPECS_FILE.read_text() == render(), "run: python -m provisioning.ansible_specs"
+
+
+def test_argument_specs_name_every_setting_with_its_type():
+    specs = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())
+    options = specs["argument_specs"]["main"]["options"]
+    assert list(options) == list(DEFAULTS)
+    for key, value in DEFAULTS.items():
+        assert options[key]["type"] == TYPES[type(value)], key
+        assert "default" not in options[key], f"{key}: the default lives in defaults.yml only"
+        assert options[key]["description"].strip(), key
+
+
+def test_every_template_the_role_renders_exists():
+    used = set()
+    for tasks in (ROLE / "tasks").glob("*.yml"):
+        for task in yaml.safe_load(tasks.read_text()) or []:
+            for step in [task, *task.get("block", [])]:
+                module = step.get("ansible.builtin.template")
+                if module:
+                    used.add(module["src"])
+    assert used == {p.name for p in TEMPLATES.glob("*.j2")}
+
+
+def _playbook(tmp_path: Path, *extra: str, **host_vars) -> subprocess.CompletedProcess:
+    inventory = tmp_path / "inventory.yml"
+    hosts = {"preflight-host": {"ansible_connection": "local", **host_vars}}
+    inventory.write_text(yaml.safe_dump({"cognitive_memory": {"hosts": hosts}}))
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp")}
+    env.pop("ANSIBLE_CONFIG", None)
+    command = [str(PLAYBOOK), "-i", str(inventory), str(ANSIBLE / "site.yml"), *extra]
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.skipif(not PLAYBOOK.exists(), reason="the ansible extra is not installed")
+@pytest.mark.parametrize(
+    ("extra", "host_vars", "message"),
+    [
+        ([], {"cogmem_watchdog_secs": 5}, "unknown setting(s): cogmem_watchdog_secs"),
+        ([], {"cogmem_db_name": "memory'; DROP"}, "is not a safe PostgreSQL name"),
+        (["-e", "cogmem_evaluation_enabled=false"], {}, "must be true or false, not a string"),
+        ([], {"postgresql_port": "not-a-port"}, "postgresql_port"),
+    ],
+    ids=["unknown-setting", "quote-in-database-name", "string-boolean", "port-not-a-number"],
+)
+def test_bad_settings_stop_the_playbook_before_any_change(tmp_path, extra, host_vars, message):
+    result = _playbook(tmp_path, *extra, **host_vars)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert message in output, output[-3000:]
+    assert "changed=0" in output
+    # nothing after the settings checks ran
+    assert "Install the system packages" not in output, output[-3000:]
