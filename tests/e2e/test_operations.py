@@ -1,8 +1,10 @@
-"""Data safety on one deployed throwaway host: each cron line run once as cron runs it, the
-runbook's host commands run as written, and failures that reach a person (a real SMTP server on
-this machine's loopback, which the host shares) and turn the checklist red.
+"""Data safety on the run's deployed throwaway host: each cron line run once as cron runs it,
+the runbook's host commands run as written, and failures that reach a person (a real SMTP
+server on this machine's loopback, which the host shares) and turn the checklist red.
 
-One host for the whole module: boot + deploy (~3 min), then about a minute of checks.
+The host is the session's (tests/e2e/conftest.py); this module deploys it again with an alert
+channel (a small change: the env file and a restart), then needs about a minute and a half.
+Every change it makes to the host is undone before it ends.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import pytest
 
 from provisioning import plan as planning
 from provisioning import testhost
-from provisioning.settings import resolve
+from tests.support.deployment import Deployment, checklist
 from tests.support.ops import Mailbox
 from tests.support.runbook import blocks
 
@@ -35,10 +37,16 @@ WATCHED = ("backup", "export-l2", "drift-check", "restore-test", "backup-check")
 
 @dataclass
 class Appliance:
-    host: testhost.TestHost
-    inventory: Path
-    settings: dict
+    deployment: Deployment
     mailbox: Mailbox
+
+    @property
+    def host(self) -> testhost.TestHost:
+        return self.deployment.host
+
+    @property
+    def settings(self) -> dict:
+        return self.deployment.settings
 
     def sh(self, script: str, timeout: float = 300) -> subprocess.CompletedProcess:
         """A bash script as root on the host, with root's login PATH."""
@@ -46,47 +54,26 @@ class Appliance:
 
 
 def control(*args: str, env: dict | None = None, timeout: float = 900):
+    """`cognitive-memory ARGS` on this (the control) machine, as the runbook writes it."""
     environ = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "COGMEM_SECRETS_FILE"):
         environ.pop(name, None)
-    return subprocess.run([sys.executable, *args], cwd=REPO, env=environ, capture_output=True,
-                          text=True, timeout=timeout)  # fmt: skip
+    return subprocess.run([sys.executable, "-m", "mcp_server.cli", *args], cwd=REPO, env=environ,
+                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def appliance(tmp_path_factory):
-    try:
-        testhost.check_requirements()
-    except testhost.TestHostError as error:
-        pytest.skip(str(error))
-    folder = tmp_path_factory.mktemp("ops")
-    built = control("-m", "pip", "wheel", "--no-deps", "-q", "-w", str(folder), ".")
-    assert built.returncode == 0, built.stderr
-    wheel = next(folder.glob("cognitive_memory-*.whl"))
+def appliance(deployment):
     with Mailbox() as mailbox:
-        host = testhost.boot(name=f"8a-ops-{os.getpid()}")
-        try:
-            from provisioning.inventories import demo_data, testhost_entry
-
-            extra = {**demo_data(), "cogmem_wheel": str(wheel)}
-            inventory = folder / "inventory.py"
-            inventory.write_text(
-                "from provisioning.inventories import demo_data, testhost_entry\n\n"
-                f"hosts = [testhost_entry({host.name!r}, extra={{**demo_data(), "
-                f"'cogmem_wheel': {str(wheel)!r}}})]\n"
-            )
-            _, data = testhost_entry(host.name, extra=extra)
-            # the alert channel: the deployer's environment, rendered into .env.production
-            smtp = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailbox.port),
-                    "ALERT_EMAIL_TO": "ops@example.org"}  # fmt: skip
-            # the runbook's control commands: cognitive-memory deploy [check] INVENTORY
-            checked = control("-m", "mcp_server.cli", "deploy", "check", str(inventory))
-            assert checked.returncode == 0, checked.stdout + checked.stderr
-            deployed = control("-m", "mcp_server.cli", "deploy", str(inventory), env=smtp)
-            assert deployed.returncode == 0, (deployed.stdout + deployed.stderr)[-6000:]
-            yield Appliance(host, inventory, resolve(data), mailbox)
-        finally:
-            testhost.teardown(host)
+        # the alert channel comes from the deployer's environment into .env.production
+        smtp = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailbox.port),
+                "ALERT_EMAIL_TO": "ops@example.org"}  # fmt: skip
+        inventory = str(deployment.inventory)
+        checked = control("deploy", "check", inventory)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        deployed = control("deploy", inventory, env=smtp)
+        assert deployed.returncode == 0, (deployed.stdout + deployed.stderr)[-6000:]
+        yield Appliance(deployment, mailbox)
 
 
 def cron_jobs(appliance: Appliance) -> tuple[dict[str, str], dict[str, str]]:
@@ -137,15 +124,6 @@ def wait_for(predicate, timeout: float, step: float = 0.5):
             return value
         time.sleep(step)
     return None
-
-
-def checklist(appliance: Appliance, *pytest_args: str) -> subprocess.CompletedProcess:
-    host = appliance.host
-    return control(
-        "-m", "mcp_server.cli", "checklist", f"--hosts={host.ssh_url}",
-        f"--ssh-config={host.ssh_config_path}", *planning.checklist_data(appliance.settings),
-        *(["--", *pytest_args] if pytest_args else []),
-    )  # fmt: skip
 
 
 # --- the schedules, as cron runs them -----------------------------------------------------------
@@ -209,7 +187,7 @@ def test_a_failed_backup_alerts_and_turns_the_checklist_red_until_the_next_good_
     assert mail["Subject"].startswith("Cognitive Memory backup failed on ")
     assert "cannot connect to the database" in Mailbox.body(mail)
     assert appliance.sh("ls /var/backups/cognitive-memory/postgres").stdout == before
-    red = checklist(appliance, "-k", "last_run_of_the_job_succeeded")
+    red = checklist(appliance.deployment, "-k", "last_run_of_the_job_succeeded")
     assert red.returncode == 1 and "backup" in red.stdout, red.stdout[-3000:]
     again = as_cron(appliance, variables, jobs["cognitive-memory-backup"])
     assert again.returncode == 0, again.stderr
@@ -235,5 +213,7 @@ def test_systemd_giving_up_on_the_server_sends_an_alert(appliance):
 
 
 def test_the_checklist_is_green_after_all_of_it(appliance):
-    green = checklist(appliance)
+    host = appliance.host
+    green = control("checklist", f"--hosts={host.ssh_url}", f"--ssh-config={host.ssh_config_path}",
+                    *planning.checklist_data(appliance.settings))  # fmt: skip
     assert green.returncode == 0, green.stdout[-6000:]
