@@ -59,10 +59,14 @@ lint: install
 	$(BIN)/ruff format --check .
 	cd provisioning/ansible && ../../$(BIN)/ansible-lint --profile production site.yml roles/
 
+# Not part of make test: minutes to an hour on 2 cores. Each writes bench/results/NAME.json;
+# the last step renders all of them into the README's benchmark tables.
 bench: install
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/hybrid_search.py
+	$(BIN)/python bench/locomo.py
 	$(BIN)/python bench/deploy_times.py   # two throwaway hosts, about 6 minutes
+	$(BIN)/python bench/readme_table.py
 
 clean:
 	rm -rf $(VENV) $(NPM_TOOLS) .pytest_cache .ruff_cache dist build

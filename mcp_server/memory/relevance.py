@@ -63,8 +63,10 @@ async def literal_hits(
     limit: int,
     keyword_weight: float,
     rrf_k: int,
+    fusion: str = "score",
 ) -> list[SearchHit]:
-    """Insights holding one of the query's needles, newest first, scored like keyword ranks."""
+    """Insights holding one of the query's needles, newest first, scored as the best keyword
+    match would be: the full keyword weight (score fusion) or the keyword rank's RRF term."""
     found = needles(query_text)
     if not found or keyword_weight <= 0:
         return []
@@ -79,7 +81,8 @@ async def literal_hits(
     names = [field.name for field in dataclasses.fields(SearchHit)]
     hits = []
     for rank, row in enumerate(await cursor.fetchall(), start=1):
-        values = row | {"score": keyword_weight / (rrf_k + rank), "keyword_rank": rank}
+        score = keyword_weight / (rrf_k + rank) if fusion == "rrf" else keyword_weight
+        values = row | {"score": score, "keyword_rank": rank}
         hits.append(SearchHit(**{name: values.get(name) for name in names}))
     return hits
 
