@@ -44,11 +44,10 @@ async def search(migrated_database):
 
 
 async def test_an_unrelated_query_finds_nothing_unless_the_floor_is_lowered(search):
-    found, ids = search
+    found, _ = search
     assert await found("quantum chromodynamics lecture notes") == []
-    assert sorted(await found("quantum chromodynamics lecture notes", min_similarity=-1)) == (
-        sorted(ids.values())
-    )
+    # The nearest neighbours are there: it is the floor that hides them.
+    assert await found("quantum chromodynamics lecture notes", min_similarity=-1)
 
 
 async def test_a_related_query_still_finds_its_insight_first(search):
