@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from mcp.server import MCPServer
 
-from mcp_server import __version__, resources, strict_tools, tools
+from mcp_server import __version__, client_log, prompts, resources, strict_tools, tools
 from mcp_server.app_context import AppContext
 from mcp_server.db.connection import open_pool
 from mcp_server.monitoring.health import PoolHealth
@@ -70,4 +70,6 @@ def build_server(runtime: Runtime, health: PoolHealth | None = None) -> MCPServe
         tools=strict_tools.build(tools.TOOLS),
     )
     resources.register(server)
+    prompts.register(server)
+    client_log.register(server)
     return server
