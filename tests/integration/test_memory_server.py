@@ -289,10 +289,15 @@ BAD_CALLS = [
         {"query": "q", "docs": ["d"] * 51},
         "docs must have at most 50 items; got 51 items",
     ),
-    ("store_dual_judge_scores", {"query": "q", "docs": [{"id": 1}]}, "docs"),
-    ("store_dual_judge_scores", {"query": "q", "docs": [0]}, "docs"),
-    ("evaluate_answer", {"query": "q", "answer": ""}, "answer"),
-    ("evaluate_answer", {"query": "q", "answer": "a", "memory_ids": [0]}, "memory_ids"),
+    (
+        "store_dual_judge_scores",
+        {"query": "q", "docs": [{"id": 1}]},
+        'docs[0].text must be a string; got {"id": 1} (an object)',
+    ),
+    ("store_dual_judge_scores", {"query": "q", "docs": [0]}, "docs[0].id must be at least 1"),
+    ("store_dual_judge_scores", {"query": "q", "docs": [True]}, "docs[0].id must be an integer"),
+    ("evaluate_answer", {"query": "q", "answer": ""}, "answer must not be blank"),
+    ("evaluate_answer", {"query": "q", "answer": "a", "memory_ids": [0]}, "memory_ids[0] must be"),
     ("get_golden_test_results", {"days": 0}, "days must be"),
 ]
 

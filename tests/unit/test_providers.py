@@ -89,17 +89,17 @@ async def test_a_long_retry_after_is_capped_at_the_longest_backoff(server):
     embedder = OpenAIEmbedder(make_settings(server.base_url), ListSink())
     started = time.perf_counter()
     await embedder.embed(["capped wait"])
-    assert time.perf_counter() - started < 2
+    assert time.perf_counter() - started < 30  # far below the 100 s asked for, even on a busy host
     assert len(server.requests) == 2
 
 
 async def test_retry_after_zero_is_honoured_instead_of_the_backoff(server):
     server.plan(429, headers={"retry-after": "0"})
-    policy = RetryPolicy(delays_s=(5,), jitter_s=0, timeout_s=5)
+    policy = RetryPolicy(delays_s=(60,), jitter_s=0, timeout_s=5)
     embedder = OpenAIEmbedder(make_settings(server.base_url), ListSink(), retry=policy)
     started = time.perf_counter()
     await embedder.embed(["no wait"])
-    assert time.perf_counter() - started < 2  # not the 5 s backoff
+    assert time.perf_counter() - started < 30  # not the 60 s backoff
 
 
 async def test_a_refused_connection_is_retried_then_named(server):
