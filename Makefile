@@ -50,6 +50,7 @@ lint: install
 bench: install
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/hybrid_search.py
+	$(BIN)/python bench/backup_restore.py  # 1k and 10k insights, about a minute
 	$(BIN)/python bench/deploy_times.py   # two throwaway hosts, about 6 minutes
 
 clean:
