@@ -1,7 +1,7 @@
 """The MCP resources: five URI templates with RFC 6570 query parameters, JSON content.
 
-The SDK lists URI templates under resources/templates/list (resources/list stays empty);
-`memory://working-memory` and the other bare URIs match their template with defaults.
+The SDK lists URI templates under resources/templates/list; resources/list lists their
+bare URIs (`memory://working-memory`...), which match their template with defaults.
 Query values arrive as strings: each resource validates them with a model and answers
 bad ones with an invalid-params error that names the parameter.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, TypeVar
 
+import mcp_types as types
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.resources import ResourceSecurity
@@ -181,3 +182,24 @@ def register(server: MCPServer) -> None:
     for template, function in RESOURCES.items():
         name = template.removeprefix("memory://").partition("{")[0]
         server.resource(template, name=name, mime_type=JSON, security=NOT_PATHS)(function)
+    # resources/list shows each template's bare URI (every parameter has a default), so
+    # clients that only browse lists find them; reads still go through the templates.
+    # MCPServer lists only static resources, which cannot reach the database.
+    server._lowlevel_server.add_request_handler(
+        "resources/list", types.PaginatedRequestParams, _list_fixed
+    )
+
+
+FIXED = [
+    types.Resource(
+        uri=template.partition("{")[0],
+        name=template.removeprefix("memory://").partition("{")[0],
+        description=(function.__doc__ or "").strip().splitlines()[0],
+        mime_type=JSON,
+    )
+    for template, function in RESOURCES.items()
+]
+
+
+async def _list_fixed(_ctx, _params) -> types.ListResourcesResult:
+    return types.ListResourcesResult(resources=FIXED)

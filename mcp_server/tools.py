@@ -77,11 +77,14 @@ class SearchResult(BaseModel):
     content: str
     created_at: dt.datetime
     source_ids: list[int] = Field(description="l0_raw ids the insight was compressed from")
-    score: float = Field(description="Weighted reciprocal rank fusion score")
+    score: float = Field(
+        description="Fused score: weighted cosine similarity plus weighted BM25 relative to the "
+        "best keyword match (search.fusion 'score'), or weighted reciprocal rank fusion ('rrf')"
+    )
     semantic_rank: int | None = Field(description="Rank in the vector branch; null if absent")
     keyword_rank: int | None = Field(description="Rank in the full-text branch; null if absent")
     semantic_score: float | None = Field(None, description="Cosine similarity")
-    keyword_score: float | None = Field(None, description="ts_rank_cd of the full-text match")
+    keyword_score: float | None = Field(None, description="BM25 of the full-text match")
 
 
 class SearchResults(BaseModel):
@@ -177,6 +180,7 @@ async def compress_to_l2_insight(
                 f"Unknown source ids (not in l0_raw): {', '.join(map(str, missing))}; "
                 "nothing was stored"
             )
+        context = await l0.context_of(conn, sources, content)
     # Embedded only after the check, so a refused call costs no paid request. L0 turns
     # are never deleted, so the ids stay valid until the insert.
     embedding = await app.embed(content)
@@ -190,6 +194,7 @@ async def compress_to_l2_insight(
             source_ids=sources,
             fidelity_score=density,
             text_search_config=app.settings.search.text_search_config,
+            context=context,
         )
     warning = None
     if density < LOW_DENSITY:
@@ -222,7 +227,7 @@ async def hybrid_search(
         SearchWeights | None,
         Field(
             description="Fusion weights {semantic, keyword}, summing to 1. "
-            "Default: the configured search.weights (0.7 / 0.3)"
+            "Default: the configured search.weights (0.5 / 0.5)"
         ),
     ] = None,
 ) -> SearchResults:
@@ -231,7 +236,7 @@ async def hybrid_search(
     weights = weights or app.settings.search.weights
     provider = app.embedder.provider
     if query_embedding is None:
-        query_embedding = await app.embed(query_text)
+        query_embedding = await app.embed_query(query_text)
     else:
         _check_query_embedding(query_embedding, app.embedder.dimension)
         provider = "caller"
@@ -264,6 +269,7 @@ async def run_hybrid_search(
             # Enough of each list that the fusion can lift a result ranked low in one branch.
             candidates=max(search.candidates, top_k * 4),
             text_search_config=search.text_search_config,
+            fusion=search.fusion,
         )
 
 
