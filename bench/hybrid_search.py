@@ -1,4 +1,4 @@
-"""hybrid_search latency over MCP at 10k and 100k insights, HNSW against an exact scan.
+"""hybrid_search latency over MCP at 1k to 100k insights and 384 / 1536 dims, HNSW against exact.
 
 Data: generated sentences (8-20 words drawn Zipf-like from a fixed 5000-word vocabulary,
 seeded), embedded with the hashing embedder, which the development config uses and which
@@ -8,18 +8,20 @@ on a private embedded cluster; the HNSW index is built after the load.
 Each query is a `hybrid_search` tool call through the official client connected in memory
 (the full MCP path minus a transport), top_k=10. The exact baseline is the same call after
 the HNSW index is dropped, so the vector branch scans every row; "agree@k" is the share of
-the HNSW answer's top k that the exact answer also returns.
+the HNSW answer's top k that the exact answer also returns. "vector recall@10" is the vector
+branch alone (the nearest 10 by cosine, at the hnsw.ef_search the tool sets) against an exact
+scan of the same table, and the NumPy row is a brute-force dot product over all vectors in
+memory (the floor any exact search pays). Growth: the exponent of p50 and p99 against the size
+(p ~ size^e, least squares on the logarithms).
 
-    python bench/hybrid_search.py [--sizes 10000 100000] [--queries 200]
+    python bench/hybrid_search.py [--sizes 1000 10000 100000] [--dims 384 1536] [--queries 200]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import random
 import statistics
 import tempfile
@@ -33,6 +35,8 @@ from pgvector.psycopg import register_vector
 from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
+
+from bench import results_file
 
 REPO = Path(__file__).resolve().parents[1]
 TOP_K = 10
@@ -61,11 +65,12 @@ class Sentences:
         return " ".join(self.rng.choices(self.words, self.weights, k=self.rng.randint(low, high)))
 
 
-def load(url: str, size: int, embedder) -> dict[str, float]:
+def load(url: str, size: int, embedder) -> tuple[dict[str, float], np.ndarray]:
     from mcp_server.db import migrator
 
     sentences = Sentences(seed=size)
     timings = {}
+    matrix = np.zeros((size, embedder.dimension), dtype=np.float32)
     with psycopg.connect(url, autocommit=True) as conn:
         migrator.migrate(conn, embedding_dim=embedder.dimension)
         register_vector(conn)
@@ -78,8 +83,10 @@ def load(url: str, size: int, embedder) -> dict[str, float]:
             copy.set_types(["text", "vector", "text"])
             for offset in range(0, size, BATCH):
                 texts = [sentences.make(8, 20) for _ in range(min(BATCH, size - offset))]
-                for text, vector in zip(texts, embedder.embed_sync(texts), strict=True):
-                    copy.write_row((text, np.asarray(vector, dtype=np.float32), embedder.model))
+                vectors = np.asarray(embedder.embed_sync(texts), dtype=np.float32)
+                matrix[offset : offset + len(texts)] = vectors
+                for text, vector in zip(texts, vectors, strict=True):
+                    copy.write_row((text, vector, embedder.model))
         timings["load_s"] = time.perf_counter() - started
         started = time.perf_counter()
         # pgvector builds faster when the whole graph fits in maintenance memory.
@@ -88,7 +95,47 @@ def load(url: str, size: int, embedder) -> dict[str, float]:
         migrator.ensure_vector_indexes(conn, embedder.dimension)
         conn.execute("VACUUM ANALYZE l2_insights")
         timings["index_s"] = time.perf_counter() - started
-    return timings
+    return timings, matrix
+
+
+def vector_recall(url: str, vectors: list[list[float]], ef_search: int) -> float:
+    """The vector branch alone: HNSW top 10 at `ef_search` against an exact scan.
+
+    Tie-aware: short queries of the hashing embedder give many rows the same distance, so an
+    HNSW result counts as correct when it is no farther than the exact 10th neighbour.
+    """
+    dim = len(vectors[0])
+    nearest = (
+        f"SELECT embedding::vector({dim}) <=> %s AS distance FROM l2_insights "
+        f"WHERE embedding_dim = {dim} ORDER BY distance LIMIT {TOP_K}"
+    )
+    shares = []
+    with psycopg.connect(url) as conn:
+        register_vector(conn)
+        for vector in vectors:
+            query = np.asarray(vector, dtype=np.float32)
+            with conn.transaction():
+                conn.execute(f"SET LOCAL hnsw.ef_search = {ef_search}")
+                approximate = [row[0] for row in conn.execute(nearest, [query])]
+            with conn.transaction():
+                conn.execute("SET LOCAL enable_indexscan = off")
+                exact = [row[0] for row in conn.execute(nearest, [query])]
+            if exact:
+                kth = exact[-1] + 1e-6
+                shares.append(sum(d <= kth for d in approximate) / len(exact))
+    return statistics.fmean(shares)
+
+
+def numpy_baseline(matrix: np.ndarray, vectors: list[list[float]]) -> dict[str, float]:
+    """Brute force in memory: one matrix-vector product and a partial sort per query."""
+    latencies = []
+    for vector in vectors:
+        query = np.asarray(vector, dtype=np.float32)
+        started = time.perf_counter()
+        scores = matrix @ query
+        np.argpartition(-scores, TOP_K)[:TOP_K]
+        latencies.append((time.perf_counter() - started) * 1000)
+    return percentiles(latencies)
 
 
 async def measure(server, queries: list[str]) -> tuple[list[float], list[list[int]]]:
@@ -122,13 +169,13 @@ def agreement(approximate: list[list[int]], exact: list[list[int]]) -> float:
     return statistics.fmean(shares)
 
 
-def run_size(size: int, queries: list[str], admin_url: str) -> dict:
+def run_size(size: int, dimension: int, queries: list[str], admin_url: str) -> dict:
     from mcp_server.config import load_settings
     from mcp_server.providers.hashing import HashingEmbedder
     from mcp_server.runtime import Runtime
     from mcp_server.server import build_server
 
-    name = f"bench_hybrid_{size}"
+    name = f"bench_hybrid_{size}_{dimension}"
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         admin.execute(f"CREATE DATABASE {name}")
@@ -138,17 +185,22 @@ def run_size(size: int, queries: list[str], admin_url: str) -> dict:
         settings = base.model_copy(
             update={
                 "database": base.database.model_copy(update={"name": name}),
+                "embedding": base.embedding.model_copy(update={"dimension": dimension}),
                 "secrets": {"DATABASE_URL": SecretStr(url)},
             }
         )
         embedder = HashingEmbedder(settings.embedding.model, settings.embedding.dimension)
-        console.print(f"[bold]{size:,} insights[/]: loading…")
-        timings = load(url, size, embedder)
+        console.print(f"[bold]{size:,} insights, {dimension} dims[/]: loading…")
+        timings, matrix = load(url, size, embedder)
         server = build_server(Runtime(settings, url))
         console.print(
             f"  loaded in {timings['load_s']:.1f} s, index in {timings['index_s']:.1f} s; HNSW…"
         )
         hnsw, hnsw_answers = asyncio.run(measure(server, queries))
+        vectors = embedder.embed_sync(queries)
+        ef_search = max(settings.search.candidates, TOP_K * 4)  # what the tool sets
+        recall = vector_recall(url, vectors, ef_search)
+        brute = numpy_baseline(matrix, vectors)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f"DROP INDEX l2_insights_embedding_{embedder.dimension}_hnsw")
         console.print("  exact scan…")
@@ -158,60 +210,109 @@ def run_size(size: int, queries: list[str], admin_url: str) -> dict:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     return {
         "insights": size,
+        "dimension": dimension,
         **timings,
         "hnsw": percentiles(hnsw),
         "exact": percentiles(exact),
+        "numpy": brute,
         "agree_at_k": agreement(hnsw_answers, exact_answers),
+        "ef_search": ef_search,
+        "vector_recall_at_10": recall,
     }
 
 
-def report(results: list[dict], args: argparse.Namespace) -> None:
+def growth(results: list[dict], dimension: int, key: str) -> float | None:
+    """Exponent e of latency ~ size^e over the sizes measured at one dimension."""
+    points = [(r["insights"], r["hnsw"][key]) for r in results if r["dimension"] == dimension]
+    if len(points) < 2:
+        return None
+    sizes, values = (np.log([p[i] for p in points]) for i in (0, 1))
+    return float(np.polyfit(sizes, values, 1)[0])
+
+
+COLUMNS = [
+    "insights",
+    "dims",
+    "search",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "agree@10 vs exact",
+    "vector recall@10 (ef_search)",
+    "load s",
+    "index s",
+]
+
+
+def table_rows(results: list[dict]) -> list[list]:
+    rows = []
+    for result in results:
+        for mode, label in (
+            ("hnsw", "MCP, HNSW"),
+            ("exact", "MCP, exact scan"),
+            ("numpy", "NumPy brute force"),
+        ):
+            stats = result[mode]
+            first = mode == "hnsw"
+            rows.append(
+                [
+                    result["insights"],
+                    result["dimension"],
+                    label,
+                    round(stats["p50_ms"], 2),
+                    round(stats["p95_ms"], 2),
+                    round(stats["p99_ms"], 2),
+                    round(result["agree_at_k"], 3) if first else None,
+                    f"{result['vector_recall_at_10']:.3f} ({result['ef_search']})"
+                    if first
+                    else None,
+                    round(result["load_s"], 1) if first else None,
+                    round(result["index_s"], 1) if first else None,
+                ]
+            )
+    return rows
+
+
+def report(
+    results: list[dict], args: argparse.Namespace, machine_text: str, admin_url: str
+) -> None:
     table = Table(
         title=f"hybrid_search over MCP (in memory), top_k={TOP_K}, {args.queries} queries"
     )
-    for column in (
-        "insights",
-        "vector branch",
-        "p50 ms",
-        "p95 ms",
-        "p99 ms",
-        "agree@k",
-        "load s",
-        "index s",
-    ):
-        table.add_column(column, justify="left" if column == "vector branch" else "right")
-    for result in results:
-        for mode in ("hnsw", "exact"):
-            stats = result[mode]
-            table.add_row(
-                f"{result['insights']:,}",
-                "HNSW" if mode == "hnsw" else "exact scan",
-                f"{stats['p50_ms']:.1f}",
-                f"{stats['p95_ms']:.1f}",
-                f"{stats['p99_ms']:.1f}",
-                f"{result['agree_at_k']:.3f}" if mode == "hnsw" else "ref",
-                f"{result['load_s']:.1f}" if mode == "hnsw" else "",
-                f"{result['index_s']:.1f}" if mode == "hnsw" else "",
-            )
+    for column in COLUMNS:
+        table.add_column(column, justify="left" if column == "search" else "right")
+    for row in table_rows(results):
+        table.add_row(*("" if v is None else str(v) for v in row))
     Console().print(table)
-    out = REPO / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    document = {
-        "benchmark": "hybrid_search",
-        "data": "generated Zipf-like sentences, hashing embedder (384 dims)",
-        "transport": "MCP in-memory client",
-        "top_k": TOP_K,
-        "queries": args.queries,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "results": results,
+    fits = {
+        f"{dim} dims": {key: growth(results, dim, key) for key in ("p50_ms", "p99_ms")}
+        for dim in args.dims
     }
-    (out / "hybrid_search.json").write_text(json.dumps(document, indent=2))
+    for label, fit in fits.items():
+        if fit["p50_ms"] is not None:
+            console.print(
+                f"growth at {label}: p50 ~ size^{fit['p50_ms']:.2f}, p99 ~ size^{fit['p99_ms']:.2f}"
+            )
+    results_file.write(
+        args.name,
+        title=f"hybrid_search latency through the MCP client (in memory), top {TOP_K}, "
+        f"{args.queries} queries, hashing embedder; HNSW against an exact scan and NumPy",
+        columns=COLUMNS,
+        rows=table_rows(results),
+        versions=results_file.versions("mcp", "psycopg", "numpy", postgres_url=admin_url),
+        machine_text=machine_text,
+        details={"results": results, "growth_exponent": fits, "transport": "MCP in-memory"},
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
+    parser.add_argument("--dims", type=int, nargs="+", default=[384, 1536])
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument(
+        "--name", default="hybrid_search", help="result file bench/results/NAME.json"
+    )
     args = parser.parse_args()
     # A private cluster, so a benchmark never touches the user's own memories.
     os.environ["COGMEM_DATA_DIR"] = tempfile.mkdtemp(prefix="cogmem-bench-")
@@ -223,7 +324,9 @@ def main() -> None:
     sentences = Sentences(seed=1)
     queries = [sentences.make(2, 3) for _ in range(args.queries)]
     admin_url = embedded_url("postgres")
-    report([run_size(size, queries, admin_url) for size in args.sizes], args)
+    machine_text = results_file.machine()
+    results = [run_size(size, dim, queries, admin_url) for dim in args.dims for size in args.sizes]
+    report(results, args, machine_text, admin_url)
 
 
 if __name__ == "__main__":

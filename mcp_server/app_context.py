@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
 from mcp.server.mcpserver import Context
@@ -13,6 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from mcp_server.config import Settings
 from mcp_server.providers.base import Embedder, ProviderError
+from mcp_server.providers.query_cache import QueryCache
 
 
 class UnavailableError(ResourceError):
@@ -29,6 +30,7 @@ class AppContext:
     settings: Settings
     pool: AsyncConnectionPool
     embedder: Embedder
+    query_cache: QueryCache = field(default_factory=QueryCache)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
@@ -47,6 +49,14 @@ class AppContext:
             [vector] = await self.embedder.embed([text])
         except ProviderError as error:
             raise UnavailableError(f"Embedding failed: {error}") from error
+        return vector
+
+    async def embed_query(self, text: str) -> list[float]:
+        """A search query's vector; repeated queries come from the cache, not the model."""
+        vector = self.query_cache.get(text)
+        if vector is None:
+            vector = await self.embed(text)
+            self.query_cache.put(text, vector)
         return vector
 
 

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import typer
 
-from mcp_server import init_cli
+from mcp_server import cluster_cli, init_cli
 from mcp_server.cli_support import ENV_OPTION, Environment, user_errors
 from mcp_server.cli_support import load_for_database_work as _load_for_database_work
 from mcp_server.cli_support import set_environment as _set_environment
 from mcp_server.config import ConfigurationError
+from mcp_server.errors import report
 from mcp_server.evaluation import cli as evaluation_cli
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -45,9 +46,16 @@ def serve(
     from mcp_server import runtime
     from mcp_server.server import build_server
 
+    stdio = transport is Transport.stdio
+    if stdio:
+        from mcp_server.exit_signals import exit_cleanly_on_signals
+
+        exit_cleanly_on_signals()  # before the start, which may start the embedded cluster
     started = runtime.start(_set_environment(env))
-    if transport is Transport.stdio:
-        build_server(started).run("stdio")
+    if stdio:
+        from mcp_server.transport.stdio import serve_stdio
+
+        anyio.run(serve_stdio, build_server(started))
         return
     from mcp_server.monitoring.health import PoolHealth
     from mcp_server.transport.http import serve_http
@@ -87,7 +95,7 @@ def call(
 
     import anyio
 
-    from mcp_server.client import ToolCallError, call_tool, connect
+    from mcp_server.client import ToolCallError, connect, innermost, payload
     from mcp_server.config import load_settings
 
     environment = _set_environment(env) or os.environ.get("ENVIRONMENT", "development")
@@ -99,22 +107,28 @@ def call(
         raise ConfigurationError("--json-args must be a JSON object")
     token = load_settings(environment).secret("MCP_HTTP_TOKEN") if url else None
 
-    async def run() -> dict:
+    async def run():
         async with connect(url=url, token=token, environment=environment) as client:
-            return await call_tool(client, tool, arguments)
+            return await client.call_tool(tool, arguments)
 
     try:
-        result = anyio.run(run)
+        # Judged outside the client's task groups, so a refusal is no exception group.
+        result = payload(tool, anyio.run(run))
     except ToolCallError as error:
         typer.echo(f"error: {tool}: {error}", err=True)
         raise typer.Exit(1) from None
-    except OSError as error:
-        typer.echo(f"error: cannot reach {url or 'the stdio server'}: {error}", err=True)
+    except Exception as error:
+        # Refused connections, a server that would not start: one line (the whole story
+        # with COGMEM_DEBUG=1), not the transports' nested exception groups.
+        cause = innermost(error)
+        reason = f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
+        report(f"cannot reach {url or 'the stdio server'}: {reason}")
         raise typer.Exit(2) from None
     typer.echo(json.dumps(result, indent=2, default=str))
 
 
 app.command("init")(user_errors(init_cli.init))
+db_app.command("stop")(cluster_cli.stop)
 
 
 @app.command("mcp-config")
@@ -173,13 +187,19 @@ def db_setup(env: Environment = typer.Option(Environment.development, "--env")) 
 @db_app.command("status")
 @user_errors
 def db_status(env: Environment | None = ENV_OPTION) -> None:
-    """Show which migrations are applied."""
+    """Show which migrations are applied, and whether the embedded cluster runs."""
     from rich.console import Console
     from rich.table import Table
 
-    from mcp_server.db import migrator
+    from mcp_server.config import load_settings
+    from mcp_server.db import embedded, migrator
     from mcp_server.db.connection import connect
 
+    if load_settings(_set_environment(env), providers=False).secret("DATABASE_URL") is None:
+        cluster = embedded.state()
+        typer.echo(cluster_cli.describe(cluster))
+        if cluster.postmaster is None:
+            return  # a status never starts it
     loaded = _load_for_database_work(env)
     with connect(loaded.settings, url=loaded.database_url, autocommit=True) as conn:
         known = migrator.applied(conn)

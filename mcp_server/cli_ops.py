@@ -116,8 +116,9 @@ def backup_list(
     from rich.table import Table
 
     table = Table(title=f"dumps of {loaded.settings.database.name}")
-    for column in ("dump", "taken (UTC)", "MB", "rows", "checksum"):
-        table.add_column(column)
+    table.add_column("dump", overflow="fold")
+    for column in ("taken (UTC)", "MB", "rows", "checksum"):
+        table.add_column(column, no_wrap=True)
     for row in rows:
         style = "" if row["state"] == "good" else "red"
         table.add_row(Path(row["dump"]).name, row["created_at"][:19], f"{row['size'] / 1e6:.1f}",
@@ -133,34 +134,32 @@ def backup_check(
     env: Environment | None = ENV_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Exit 1 unless the newest good dump (checksum verified) is younger than --max-age-hours."""
-    import datetime as dt
-
+    """Exit 1 unless the newest good dump is younger than --max-age-hours and none newer is
+    damaged (its sha256 no longer matches)."""
     from mcp_server.ops import dumps
 
     loaded = load_for_database_work(env)
     folder, database = _backup_dir(directory), loaded.settings.database.name
-    newest = dumps.newest_good(folder, database)
-    age = (dt.datetime.now(dt.UTC) - newest.created).total_seconds() / 3600 if newest else None
-    fresh = age is not None and age < max_age_hours
+    state = dumps.health(folder, database)
+    problems = state.problems(max_age_hours)
+    newest = state.newest_good
     if as_json:
-        _echo_json({"fresh": fresh, "dump": str(newest.path) if newest else None,
-                    "age_hours": age, "max_age_hours": max_age_hours})  # fmt: skip
-    elif newest is None:
-        typer.echo(f"stale: no good backup of {database} in {folder}", err=True)
-    elif not fresh:
-        typer.echo(f"stale: the newest good backup of {database} is {age:.1f} h old "
-                   f"(limit {max_age_hours:g} h): {newest.path}", err=True)  # fmt: skip
+        _echo_json({"fresh": not problems, "dump": str(newest.path) if newest else None,
+                    "age_hours": state.age_hours, "max_age_hours": max_age_hours,
+                    "damaged": [str(d.path) for d in state.damaged]})  # fmt: skip
+    elif problems:
+        for problem in problems:
+            typer.echo(f"stale: {database} in {folder}: {problem}", err=True)
     else:
-        typer.echo(f"fresh: {newest.path} is {age:.1f} h old")
-    if not fresh:
+        typer.echo(f"fresh: {newest.path} is {state.age_hours:.1f} h old")
+    if problems:
         raise typer.Exit(1)
 
 
 @backup_app.command("test-restore")
 @user_errors
 def backup_test_restore(
-    dump: Path | None = typer.Argument(None, help="Default: the newest good dump"),
+    dump: Path | None = typer.Argument(None, help="Default: the newest finished dump"),
     directory: Path | None = DIR_OPTION,
     env: Environment | None = ENV_OPTION,
     as_json: bool = JSON_OPTION,
@@ -171,11 +170,12 @@ def backup_test_restore(
 
     loaded, embedded = _database(env)
     settings = loaded.settings
+    # The newest finished dump, damaged or not: a damaged one must fail the test (and alert).
     newest = None
     if dump is None:
-        newest = dumps.newest_good(_backup_dir(directory), settings.database.name)
+        newest = dumps.newest_sealed(_backup_dir(directory), settings.database.name)
         if newest is None:
-            raise OpsError(f"no good dump of {settings.database.name} to test")
+            raise OpsError(f"no finished dump of {settings.database.name} to test")
     chosen = dumps.Dump(dump.resolve()) if dump else newest
     result = run_restore_test(
         loaded.database_url, chosen, settings.database.name, settings.search, embedded=embedded
@@ -364,8 +364,10 @@ def _state_dir(given: Path | None) -> Path:
     return data_dir() / "jobs"
 
 
-def _alert_or_say(subject: str, details: str) -> None:
-    """Alert through the configured channels; a channel that fails is reported, not fatal."""
+def _alert_or_say(subject: str, details: str) -> bool:
+    """Alert through the configured channels; a channel that fails is reported, not raised.
+
+    Returns whether the alert went out somewhere."""
     from mcp_server.config import load_settings
     from mcp_server.ops import alerting
 
@@ -373,22 +375,26 @@ def _alert_or_say(subject: str, details: str) -> None:
         used = alerting.send(load_settings(providers=False), subject, details)
     except Exception as error:  # the alert must not hide the failure it reports
         print(f"error: the alert could not be sent: {error}", file=sys.stderr)
-        return
+        return False
     where = ", ".join(used) or "nowhere (set SMTP_HOST + ALERT_EMAIL_TO or SLACK_WEBHOOK_URL)"
     print(f"alert sent {where}: {alerting.text(subject, details)}", file=sys.stderr)
+    return bool(used)
 
 
 def alert(
     unit: str | None = typer.Option(None, help="A systemd unit that failed (its OnFailure=)"),
     message: str | None = typer.Option(None, help="Any text to send"),
 ) -> None:
-    """Send an operational alert through the budget alert channels (mail/Slack)."""
+    """Send an operational alert through the budget alert channels (mail/Slack); exit 1 when
+    it reached no channel (so a test alert proves the channel works)."""
     if unit:
-        _alert_or_say("service failed", f"systemd gave up on {unit}: {_unit_state(unit)}")
+        sent = _alert_or_say("service failed", f"systemd gave up on {unit}: {_unit_state(unit)}")
     elif message:
-        _alert_or_say("alert", message)
+        sent = _alert_or_say("alert", message)
     else:
         raise OpsError("say what: --unit UNIT or --message TEXT")
+    if not sent:
+        raise typer.Exit(1)
 
 
 def _unit_state(unit: str) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp_types import CallToolResult
 
 
 class ToolCallError(Exception):
@@ -38,8 +39,19 @@ async def connect(*, url: str | None = None, token: str | None = None, environme
 
 
 async def call_tool(client: Client, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    result = await client.call_tool(name, arguments)
+    return payload(name, await client.call_tool(name, arguments))
+
+
+def payload(name: str, result: CallToolResult) -> dict[str, Any]:
+    """The structured result, or ToolCallError with the server's message on one line."""
     if result.is_error:
-        text = " ".join(getattr(part, "text", "") for part in result.content).strip()
-        raise ToolCallError(text or f"{name} failed")
+        text = " ".join(getattr(part, "text", "") for part in result.content)
+        raise ToolCallError(" ".join(text.split()) or f"{name} failed")
     return result.structured_content or {}
+
+
+def innermost(error: BaseException) -> BaseException:
+    """The error inside the task groups of the client's transports."""
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error

@@ -64,8 +64,8 @@ class EmbeddingSettings(_Section):
 
 
 class SearchWeights(_Section):
-    semantic: float = Field(0.7, ge=0, le=1)
-    keyword: float = Field(0.3, ge=0, le=1)
+    semantic: float = Field(0.5, ge=0, le=1)
+    keyword: float = Field(0.5, ge=0, le=1)
 
     @model_validator(mode="after")
     def _sum_to_one(self) -> SearchWeights:
@@ -78,7 +78,9 @@ class SearchSettings(_Section):
     weights: SearchWeights = SearchWeights()
     rrf_k: int = Field(60, ge=1)
     candidates: int = Field(100, ge=10, le=1000)
-    text_search_config: str = Field("simple", pattern=r"^[a-z_]+$")
+    text_search_config: str = Field("english", pattern=r"^[a-z_]+$")
+    fusion: Literal["score", "rrf"] = "score"
+    min_similarity: float = Field(0.2, ge=-1, le=1)
 
 
 class WorkingMemorySettings(_Section):

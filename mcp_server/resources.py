@@ -1,7 +1,7 @@
 """The MCP resources: five URI templates with RFC 6570 query parameters, JSON content.
 
-The SDK lists URI templates under resources/templates/list (resources/list stays empty);
-`memory://working-memory` and the other bare URIs match their template with defaults.
+The SDK lists URI templates under resources/templates/list; resources/list lists their
+bare URIs (`memory://working-memory`...), which match their template with defaults.
 Query values arrive as strings: each resource validates them with a model and answers
 bad ones with an invalid-params error that names the parameter.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, TypeVar
 
+import mcp_types as types
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.resources import ResourceSecurity
@@ -99,7 +100,7 @@ async def l2_insights(ctx: Context, query: str | None = None, top_k: str | None 
     if params.query is None:
         async with app.connection() as conn:
             return {"query": None, "results": await l2.recent(conn, params.top_k)}
-    embedding = await app.embed(params.query)
+    embedding = await app.embed_query(params.query)
     hits = await run_hybrid_search(
         app, params.query, embedding, params.top_k, app.settings.search.weights
     )
@@ -123,7 +124,7 @@ async def episode_memory(
         EpisodeParams, "memory://episode-memory", query=query, min_similarity=min_similarity
     )
     app = app_of(ctx)
-    embedding = await app.embed(params.query) if params.query else None
+    embedding = await app.embed_query(params.query) if params.query else None
     async with app.connection() as conn:
         if embedding is None:
             found = await episodes.recent(conn, EPISODES_TOP)
@@ -181,3 +182,24 @@ def register(server: MCPServer) -> None:
     for template, function in RESOURCES.items():
         name = template.removeprefix("memory://").partition("{")[0]
         server.resource(template, name=name, mime_type=JSON, security=NOT_PATHS)(function)
+    # resources/list shows each template's bare URI (every parameter has a default), so
+    # clients that only browse lists find them; reads still go through the templates.
+    # MCPServer lists only static resources, which cannot reach the database.
+    server._lowlevel_server.add_request_handler(
+        "resources/list", types.PaginatedRequestParams, _list_fixed
+    )
+
+
+FIXED = [
+    types.Resource(
+        uri=template.partition("{")[0],
+        name=template.removeprefix("memory://").partition("{")[0],
+        description=(function.__doc__ or "").strip().splitlines()[0],
+        mime_type=JSON,
+    )
+    for template, function in RESOURCES.items()
+]
+
+
+async def _list_fixed(_ctx, _params) -> types.ListResourcesResult:
+    return types.ListResourcesResult(resources=FIXED)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from mcp.server import MCPServer
 
-from mcp_server import __version__, resources, strict_tools, tools
+from mcp_server import __version__, client_log, prompts, resources, strict_tools, tools
 from mcp_server.app_context import AppContext
 from mcp_server.db.connection import open_pool
 from mcp_server.monitoring.health import PoolHealth
@@ -16,6 +18,26 @@ from mcp_server.providers.factory import close_provider, make_embedder
 from mcp_server.runtime import Runtime
 
 __all__ = ["AppContext", "build_server"]
+log = logging.getLogger(__name__)
+
+
+def warm_up_in_background(embedder) -> asyncio.Task | None:
+    """Load a local model while the server already answers, so no search waits seconds for it.
+
+    A search arriving during the load waits only for the rest of it (the embedder loads once,
+    under a lock). A failure here is logged; the first embedding call reports it again.
+    """
+    warm_up = getattr(embedder, "warm_up", None)
+    if warm_up is None:
+        return None
+
+    async def run() -> None:
+        try:
+            await warm_up()
+        except Exception as error:  # the first embed() raises it to the caller
+            log.warning("embedding model warm-up failed", extra={"error": str(error)})
+
+    return asyncio.create_task(run(), name="embedding-warm-up")
 
 
 def build_server(runtime: Runtime, health: PoolHealth | None = None) -> MCPServer:
@@ -28,9 +50,12 @@ def build_server(runtime: Runtime, health: PoolHealth | None = None) -> MCPServe
         app = AppContext(settings, pool, embedder)
         if health is not None:
             health.app = app
+        warming = warm_up_in_background(embedder)
         try:
             yield app
         finally:
+            if warming is not None:
+                warming.cancel()
             await close_provider(embedder)
             await pool.close()
 
@@ -45,4 +70,6 @@ def build_server(runtime: Runtime, health: PoolHealth | None = None) -> MCPServe
         tools=strict_tools.build(tools.TOOLS),
     )
     resources.register(server)
+    prompts.register(server)
+    client_log.register(server)
     return server

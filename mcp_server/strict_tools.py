@@ -10,11 +10,13 @@ without doing anything:
   tool's own ToolError messages reach the client without the SDK's "Error executing tool"
   prefix (a crash keeps the SDK's generic message, so nothing internal leaks);
 - its MCP annotations come from `@effects(...)` next to its definition. A tool without it
-  gets the specification's cautious defaults (may destroy, not idempotent, open world).
+  gets the specification's cautious defaults (may destroy, not idempotent, open world);
+- each call's outcome goes to the client's log (client_log: refusals at "warning").
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -24,6 +26,7 @@ from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetad
 from mcp_types import ToolAnnotations
 from pydantic import ConfigDict, ValidationError
 
+from mcp_server import client_log
 from mcp_server.argument_errors import describe
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -86,6 +89,17 @@ class StrictTool(Tool):
         return tool
 
     async def run(self, arguments: dict[str, Any], context: Any, convert_result: bool = False):
+        started = time.monotonic()
+        try:
+            result = await self._run(arguments, context, convert_result)
+        except ToolError as error:
+            await client_log.send(context, "warning", f"{self.name} refused: {error}")
+            raise
+        elapsed_ms = (time.monotonic() - started) * 1000
+        await client_log.send(context, "debug", f"{self.name} answered in {elapsed_ms:.0f} ms")
+        return result
+
+    async def _run(self, arguments: dict[str, Any], context: Any, convert_result: bool):
         try:
             return await super().run(arguments, context, convert_result=convert_result)
         except UnexpectedToolError:

@@ -36,7 +36,7 @@ from mcp_server.inputs import (
     VectorComponent,
     real,
 )
-from mcp_server.memory import episodes, l0, l2, working
+from mcp_server.memory import episodes, l0, l2, relevance, working
 from mcp_server.memory.fidelity import LOW_DENSITY, information_density
 from mcp_server.monitoring import drift_check
 from mcp_server.providers.base import ProviderError
@@ -77,11 +77,14 @@ class SearchResult(BaseModel):
     content: str
     created_at: dt.datetime
     source_ids: list[int] = Field(description="l0_raw ids the insight was compressed from")
-    score: float = Field(description="Weighted reciprocal rank fusion score")
+    score: float = Field(
+        description="Fused score: weighted cosine similarity plus weighted BM25 relative to the "
+        "best keyword match (search.fusion 'score'), or weighted reciprocal rank fusion ('rrf')"
+    )
     semantic_rank: int | None = Field(description="Rank in the vector branch; null if absent")
     keyword_rank: int | None = Field(description="Rank in the full-text branch; null if absent")
     semantic_score: float | None = Field(None, description="Cosine similarity")
-    keyword_score: float | None = Field(None, description="ts_rank_cd of the full-text match")
+    keyword_score: float | None = Field(None, description="BM25 of the full-text match")
 
 
 class SearchResults(BaseModel):
@@ -177,6 +180,7 @@ async def compress_to_l2_insight(
                 f"Unknown source ids (not in l0_raw): {', '.join(map(str, missing))}; "
                 "nothing was stored"
             )
+        context = await l0.context_of(conn, sources, content)
     # Embedded only after the check, so a refused call costs no paid request. L0 turns
     # are never deleted, so the ids stay valid until the insert.
     embedding = await app.embed(content)
@@ -190,6 +194,7 @@ async def compress_to_l2_insight(
             source_ids=sources,
             fidelity_score=density,
             text_search_config=app.settings.search.text_search_config,
+            context=context,
         )
     warning = None
     if density < LOW_DENSITY:
@@ -222,20 +227,35 @@ async def hybrid_search(
         SearchWeights | None,
         Field(
             description="Fusion weights {semantic, keyword}, summing to 1. "
-            "Default: the configured search.weights (0.7 / 0.3)"
+            "Default: the configured search.weights (0.5 / 0.5)"
+        ),
+    ] = None,
+    min_similarity: Annotated[
+        float | None,
+        Field(
+            description="Relevance floor: hits without a shared word need at least this "
+            "cosine similarity. Default: the configured search.min_similarity (0.2); "
+            "-1 shows every nearest neighbour",
+            ge=-1,
+            le=1,
         ),
     ] = None,
 ) -> SearchResults:
-    """Find L2 insights by meaning and by words: vector and full-text ranks, weighted RRF."""
+    """Find L2 insights by meaning and by words: vector and full-text ranks, weighted RRF.
+
+    Hits with neither a shared word nor a useful similarity are left out, so an unrelated
+    query finds little or nothing; emoji and CJK characters are matched literally.
+    """
     app = app_of(ctx)
     weights = weights or app.settings.search.weights
     provider = app.embedder.provider
     if query_embedding is None:
-        query_embedding = await app.embed(query_text)
+        query_embedding = await app.embed_query(query_text)
     else:
         _check_query_embedding(query_embedding, app.embedder.dimension)
         provider = "caller"
     hits = await run_hybrid_search(app, query_text, query_embedding, top_k, weights)
+    hits = await _relevant(app, hits, query_text, top_k, weights, min_similarity)
     return SearchResults(
         results=[SearchResult(**vars(hit)) for hit in hits],
         embedding_provider=provider,
@@ -264,7 +284,29 @@ async def run_hybrid_search(
             # Enough of each list that the fusion can lift a result ranked low in one branch.
             candidates=max(search.candidates, top_k * 4),
             text_search_config=search.text_search_config,
+            fusion=search.fusion,
         )
+
+
+async def _relevant(
+    app: AppContext,
+    hits: list[l2.SearchHit],
+    query_text: str,
+    top_k: int,
+    weights: SearchWeights,
+    min_similarity: float | None,
+) -> list[l2.SearchHit]:
+    search = app.settings.search
+    floor = search.min_similarity if min_similarity is None else min_similarity
+    hits = relevance.above_floor(hits, floor)
+    if not relevance.needles(query_text):
+        return hits
+    async with app.connection() as conn:
+        literal = await relevance.literal_hits(
+            conn, query_text, limit=top_k, keyword_weight=weights.keyword,
+            rrf_k=search.rrf_k, fusion=search.fusion,
+        )  # fmt: skip
+    return relevance.merge(hits, literal, top_k)
 
 
 def _check_query_embedding(vector: list[float], dimension: int) -> None:

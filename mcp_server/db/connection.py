@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -55,15 +55,20 @@ def create_database_if_missing(url: str) -> bool:
     admin = make_conninfo(url, dbname="postgres")
     try:
         with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+            # Several servers may start at once (one per client session): one creates the
+            # database while the others wait here, then find it (released at disconnect).
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", [f"create database {name}"])
             found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-            if found.fetchone():
-                raise _unreachable(url, original)
-            # Another process may create it between our check and our CREATE.
-            with suppress(psycopg.errors.DuplicateDatabase):
+            created = not found.fetchone()
+            if created:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     except psycopg.Error:
         raise _unreachable(url, original) from None
-    return True
+    try:
+        psycopg.connect(url, connect_timeout=5).close()
+    except psycopg.OperationalError as error:
+        raise _unreachable(url, error) from None
+    return created
 
 
 def _connect_kwargs(settings: Settings) -> dict[str, Any]:

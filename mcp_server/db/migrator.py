@@ -139,6 +139,8 @@ def ensure_vector_indexes(conn: psycopg.Connection, dimension: int) -> None:
             "((embedding::vector({dim})) vector_cosine_ops) WHERE embedding_dim = {dim}"
         ).format(index=index, table=sql.Identifier(table), dim=sql.Literal(dimension))
         with conn.transaction():
+            # IF NOT EXISTS is no guard against a concurrent CREATE INDEX of the same name.
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
             conn.execute(statement)
 
 

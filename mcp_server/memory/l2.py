@@ -41,16 +41,19 @@ async def insert_insight(
     source_ids: list[int],
     fidelity_score: float,
     text_search_config: str,
+    context: str = "",
 ) -> tuple[int, dt.datetime]:
+    """`context` (l0.context_of) is indexed for full-text search with the content."""
     cursor = await conn.execute(
         """
-        INSERT INTO l2_insights
-            (content, embedding, embedding_model, source_ids, fidelity_score, text_search_config)
-        VALUES (%(content)s, %(embedding)s, %(model)s, %(source_ids)s, %(fidelity)s,
-                %(config)s::regconfig)
+        INSERT INTO l2_insights (content, context, embedding, embedding_model, source_ids,
+                                 fidelity_score, text_search_config)
+        VALUES (%(content)s, %(context)s, %(embedding)s, %(model)s, %(source_ids)s,
+                %(fidelity)s, %(config)s::regconfig)
         RETURNING id, created_at""",
         {
             "content": content,
+            "context": context,
             "embedding": Vector(embedding),
             "model": embedding_model,
             "source_ids": source_ids,
@@ -72,42 +75,57 @@ async def recent(conn: AsyncConnection, limit: int) -> list[dict]:
     return await cursor.fetchall()
 
 
-# The keyword branch matches insights that share ANY uncommon word with the query.
+# The keyword branch matches insights that share ANY uncommon word with the query, and ranks
+# them by BM25 (Robertson's idf-weighted term frequency with length normalisation).
 #
 # websearch_to_tsquery ANDs every word, so a question ("When did Caroline go to the support
 # group?") matched only insights holding all eight words: on LoCoMo (bench/locomo.py) the
 # keyword branch found no evidence turn at all and hybrid search equalled semantic search.
-# Any-word matching lets it contribute, but the default `simple` config keeps "the", "did",
-# "to": they match most rows, ts_rank_cd (no IDF) ranks rows by how often such words occur,
-# and every matching row gets ranked, which is slow on a large table. So words found in more
-# than COMMON_SHARE of the insights (and in more than COMMON_ROWS of them) are left out, as
-# read from the statistics ANALYZE keeps for the fts column (pg_stats.most_common_elems): free
-# at query time, language-neutral, and it also drops words that nearly every memory holds (a
-# user's name). Before the first ANALYZE nothing counts as common. A query whose words are
-# all common matches the insights holding all of them; a query without words matches nothing.
-# LoCoMo, all-MiniLM-L6-v2, hybrid 0.7/0.3, recall@5 without the adversarial category:
-# 0.47 with AND, 0.51 any word, 0.59 any uncommon word; hybrid_search at 10k insights
-# p50/p95 5/8 ms with AND, 16/31 ms any word, 7/11 ms any uncommon word.
-COMMON_SHARE = 0.03
-COMMON_ROWS = 10
+# Words found in more than COMMON_SHARE of the insights and in more than COMMON_ROWS of
+# them are left out of the match (every matching row is scored, so they set the cost), as
+# read from the statistics ANALYZE keeps for the fts column (pg_stats.most_common_elems):
+# free at query time, language-neutral, and it also drops words nearly every memory holds
+# (a user's name), which would make every row a candidate. They still count in the score of
+# the rows that match, with their low idf. Before the first ANALYZE nothing counts as
+# common. A query whose words are all common matches the insights holding all of them; a
+# query without words matches nothing.
+#
+# ts_rank_cd has no idf: a row repeating "did" outranked one holding the rare word. BM25
+# needs each word's document frequency: for a common word the statistics give it, for any
+# other it is counted through the GIN index, which is cheap exactly because the word is rare.
+# LoCoMo, all-MiniLM-L6-v2, keyword branch recall@5 without the adversarial category: 0.50
+# ts_rank_cd any uncommon word (simple config), 0.60 BM25 (english config), 0.70 BM25 over
+# content and context (migration 004).
+# Both limits, so a small store scores every match: on LoCoMo (600 turns per conversation,
+# where "paint" is in 3 % of the turns) leaving out words above 3 % cost 0.025 of recall@5.
+COMMON_SHARE = 0.01
+COMMON_ROWS = 1000
+BM25_K1 = 1.2
+BM25_B = 0.75
 
 # The `terms` CTE per way of matching: "all" (every word, websearch syntax) is the former
 # behaviour, kept for comparison in bench/locomo.py and for callers that want strict matches.
 KEYWORD_MATCH = {
     "any": """
     SELECT coalesce(
-               string_agg(quote_literal(words.lexeme), ' | ') FILTER (WHERE common.word IS NULL),
-               string_agg(quote_literal(words.lexeme), ' & ')
+               string_agg(quote_literal(word), ' | ') FILTER (WHERE share IS NULL),
+               string_agg(quote_literal(word), ' & ')
            )::tsquery AS query
-    FROM unnest(to_tsvector(%(config)s::regconfig, %(query_text)s)) AS words
-    LEFT JOIN common ON common.word = words.lexeme""",
+    FROM words""",
     "all": """
     SELECT websearch_to_tsquery(%(config)s::regconfig, %(query_text)s) AS query""",
 }
 
+# How the two branches become one score (search.fusion):
+# - "score": semantic_weight * cosine similarity + keyword_weight * BM25 / the best BM25 of
+#   the query, for every row either branch found. Scores keep how far apart results are,
+#   which ranks throw away: on LoCoMo hybrid recall@5 0.68 with RRF, 0.72 with scores.
+# - "rrf": weighted reciprocal rank fusion with rrf_k, the former behaviour.
+FUSION = ("score", "rrf")
+
 _HYBRID = """
 WITH semantic AS (
-    SELECT id, distance, row_number() OVER (ORDER BY distance, id) AS rank
+    SELECT id, row_number() OVER (ORDER BY distance, id) AS rank
     FROM (
         SELECT id, embedding::vector({dim}) <=> %(embedding)s AS distance
         FROM l2_insights
@@ -117,7 +135,7 @@ WITH semantic AS (
     ) AS nearest
 ),
 common AS (
-    SELECT stats.word
+    SELECT stats.word, stats.share
     FROM pg_class AS c
     JOIN pg_namespace AS n ON n.oid = c.relnamespace
     JOIN pg_stats AS s
@@ -127,33 +145,81 @@ common AS (
       AND stats.share > %(common_share)s
       AND stats.share * c.reltuples > %(common_rows)s
 ),
+words AS (  -- the query's distinct words; share is set for the common ones
+    SELECT DISTINCT query_words.lexeme AS word, common.share
+    FROM unnest(to_tsvector(%(config)s::regconfig, %(query_text)s)) AS query_words
+    LEFT JOIN common ON common.word = query_words.lexeme
+),
 terms AS ({terms}
+),
+size AS (  -- how many insights there are; counted only before the first ANALYZE
+    SELECT CASE WHEN reltuples >= 0 THEN reltuples
+                ELSE (SELECT count(*) FROM l2_insights) END AS insights
+    FROM pg_class WHERE oid = 'l2_insights'::regclass
+),
+idf AS MATERIALIZED (  -- once per query word, not once per matching row
+    SELECT words.word,
+           ln(1 + (greatest(size.insights, df.rows) - df.rows + 0.5) / (df.rows + 0.5)) AS idf
+    FROM words, size,
+    LATERAL (
+        SELECT coalesce(
+                   words.share * size.insights,
+                   (SELECT count(*) FROM l2_insights
+                    WHERE fts @@ quote_literal(words.word)::tsquery)
+               ) AS rows
+    ) AS df
+),
+matches AS MATERIALIZED (
+    SELECT id, fts FROM l2_insights, terms
+    WHERE fts @@ terms.query  -- a NULL query (no words) matches nothing
 ),
 keyword AS (
     SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank
     FROM (
-        SELECT id, ts_rank_cd(fts, terms.query) AS score
-        FROM l2_insights, terms
-        WHERE fts @@ terms.query  -- a NULL query (no words) matches nothing
+        SELECT matches.id,
+               sum(idf.idf * tf.n * (%(k1)s + 1)
+                   / (tf.n + %(k1)s * (1 - %(b)s + %(b)s * length(matches.fts) / doc.avg_length))
+               ) AS score
+        FROM matches
+        CROSS JOIN (SELECT avg(length(fts)) AS avg_length FROM matches) AS doc
+        CROSS JOIN LATERAL unnest(matches.fts) AS lexemes
+        JOIN idf ON idf.word = lexemes.lexeme
+        CROSS JOIN LATERAL (SELECT greatest(cardinality(lexemes.positions), 1) AS n) AS tf
+        GROUP BY matches.id
         ORDER BY score DESC
         LIMIT %(candidates)s
-    ) AS matches
+    ) AS ranked
 ),
-fused AS (
+found AS (
     SELECT coalesce(semantic.id, keyword.id) AS id,
-           coalesce(%(semantic_weight)s::float8 / (%(rrf_k)s + semantic.rank), 0)
-             + coalesce(%(keyword_weight)s::float8 / (%(rrf_k)s + keyword.rank), 0) AS score,
            semantic.rank AS semantic_rank,
            keyword.rank AS keyword_rank,
-           1 - semantic.distance AS semantic_score,
-           keyword.score AS keyword_score
+           keyword.score AS keyword_score,
+           keyword.score / max(keyword.score) OVER () AS keyword_share
     FROM semantic FULL OUTER JOIN keyword ON semantic.id = keyword.id
+),
+scored AS (
+    SELECT found.*, l2.content, l2.created_at, l2.source_ids,
+           CASE WHEN l2.embedding_dim = {dim}
+                THEN 1 - (l2.embedding::vector({dim}) <=> %(embedding)s) END AS semantic_score
+    FROM found JOIN l2_insights AS l2 ON l2.id = found.id
+),
+fused AS (
+    SELECT scored.*,
+           CASE WHEN %(fusion)s = 'rrf' THEN
+               coalesce(%(semantic_weight)s::float8 / (%(rrf_k)s + semantic_rank), 0)
+               + coalesce(%(keyword_weight)s::float8 / (%(rrf_k)s + keyword_rank), 0)
+           ELSE
+               %(semantic_weight)s::float8 * coalesce(semantic_score, 0)
+               + %(keyword_weight)s::float8 * coalesce(keyword_share, 0)
+           END AS score
+    FROM scored
 )
-SELECT l2.id, l2.content, l2.created_at, l2.source_ids, fused.score,
-       fused.semantic_rank, fused.keyword_rank, fused.semantic_score, fused.keyword_score
-FROM fused JOIN l2_insights AS l2 ON l2.id = fused.id
-WHERE fused.score > 0  -- a branch weighted 0 contributes nothing, not filler
-ORDER BY fused.score DESC, l2.id
+SELECT id, content, created_at, source_ids, score,
+       semantic_rank, keyword_rank, semantic_score, keyword_score
+FROM fused
+WHERE score > 0  -- a branch weighted 0 contributes nothing, not filler
+ORDER BY score DESC, id
 LIMIT %(top_k)s
 """
 
@@ -169,6 +235,7 @@ def hybrid_query(
     candidates: int,
     text_search_config: str,
     keyword_match: Literal["any", "all"] = "any",
+    fusion: Literal["score", "rrf"] = "score",
 ) -> tuple[sql.Composed, dict]:
     """The one statement and its named parameters; the vector dimension is a literal."""
     params = {
@@ -182,6 +249,9 @@ def hybrid_query(
         "rrf_k": rrf_k,
         "common_share": COMMON_SHARE,
         "common_rows": COMMON_ROWS,
+        "k1": BM25_K1,
+        "b": BM25_B,
+        "fusion": fusion,
     }
     statement = sql.SQL(_HYBRID).format(
         dim=sql.Literal(len(embedding)), terms=sql.SQL(KEYWORD_MATCH[keyword_match])
@@ -190,7 +260,7 @@ def hybrid_query(
 
 
 async def hybrid_search(conn: AsyncConnection, **query) -> list[SearchHit]:
-    """Weighted reciprocal rank fusion of the nearest vectors and the best full-text matches.
+    """Fuse the nearest vectors with the best BM25 full-text matches (see FUSION).
 
     Takes the keyword arguments of `hybrid_query`. Each branch ranks `candidates` rows;
     ef_search is raised to match, because HNSW returns at most ef_search rows and would

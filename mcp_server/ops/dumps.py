@@ -92,6 +92,40 @@ def listing(directory: Path, database: str) -> list[Dump]:
     return sorted(found, key=lambda d: d.path.name, reverse=True)
 
 
+def newest_sealed(directory: Path, database: str) -> Dump | None:
+    """The newest finished dump, whether or not its bytes still match (the one to test)."""
+    return next((d for d in listing(directory, database) if d.sealed), None)
+
+
+@dataclass(frozen=True)
+class Health:
+    newest_good: Dump | None
+    damaged: list[Dump]  # finished dumps newer than the newest good one, whose bytes changed
+    age_hours: float | None  # of the newest good one
+
+    def problems(self, max_age_hours: float) -> list[str]:
+        found = [f"{d.path} is DAMAGED (its sha256 does not match)" for d in self.damaged]
+        if self.newest_good is None:
+            found.append("there is no good backup")
+        elif self.age_hours >= max_age_hours:
+            found.append(f"the newest good backup is {self.age_hours:.1f} h old "
+                         f"(limit {max_age_hours:g} h): {self.newest_good.path}")  # fmt: skip
+        return found
+
+
+def health(directory: Path, database: str, now: dt.datetime | None = None) -> Health:
+    now = now or dt.datetime.now(dt.UTC)
+    damaged = []
+    for dump in (d for d in listing(directory, database) if d.sealed):
+        try:
+            verify(dump)
+        except OpsError:
+            damaged.append(dump)
+            continue
+        return Health(dump, damaged, (now - dump.created).total_seconds() / 3600)
+    return Health(None, damaged, None)
+
+
 def newest_good(directory: Path, database: str) -> Dump | None:
     """The newest dump whose checksum holds (damaged newer ones are skipped)."""
     for dump in listing(directory, database):

@@ -58,7 +58,7 @@ def sample_search(conn: psycopg.Connection, search: SearchSettings) -> int | Non
     statement, params = hybrid_query(
         query_text=content[:200], embedding=[float(x) for x in embedding], top_k=5,
         semantic_weight=search.weights.semantic, keyword_weight=search.weights.keyword,
-        rrf_k=search.rrf_k, candidates=search.candidates,
+        rrf_k=search.rrf_k, candidates=search.candidates, fusion=search.fusion,
         text_search_config=search.text_search_config,
     )  # fmt: skip
     with conn.transaction():

@@ -5,6 +5,7 @@ dump stays intact, and nothing half-written is left looking good."""
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import json
 import os
@@ -164,7 +165,9 @@ def test_psql_connects_as_the_app_does(appliance):
 
 
 @pytest.mark.parametrize("damage", ["flipped byte", "truncated"])
-def test_a_damaged_dump_is_refused_and_the_older_good_one_still_counts(appliance, damage):
+def test_a_damaged_dump_is_refused_alerted_and_the_older_good_one_still_counts(
+    appliance, mailbox, damage
+):
     add_turns(appliance.url, "first")
     older = backup(appliance)
     add_turns(appliance.url, "second")
@@ -183,11 +186,16 @@ def test_a_damaged_dump_is_refused_and_the_older_good_one_still_counts(appliance
     listed = {row["dump"]: row["state"] for row in json.loads(
         appliance.run("backup", "list", "--json").stdout)}  # fmt: skip
     assert listed == {newest: "DAMAGED", older: "good"}
-    check = json.loads(appliance.run("backup", "check", "--json").stdout)
-    assert check["dump"] == older
-    tested = appliance.run("backup", "test-restore", "--json")
+    check = appliance.run("backup", "check", "--json")
+    assert check.returncode == 1  # the daily check reports it ...
+    assert json.loads(check.stdout) | {"age_hours": 0} == {
+        "fresh": False, "dump": older, "damaged": [newest], "age_hours": 0,
+        "max_age_hours": 26}  # fmt: skip
+    weekly = appliance.run("job", "restore-test", "--", *PYTHON_CLI, "backup", "test-restore")
+    assert weekly.returncode == 2 and "does not match its checksum" in weekly.stdout
+    assert "does not match its checksum" in Mailbox.body(mailbox.messages[-1])  # ... alerted
+    tested = appliance.run("backup", "test-restore", "--json", older)  # the older one is fine
     assert tested.returncode == 0 and json.loads(tested.stdout)["dump"] == older
-    assert appliance.run("backup", "test-restore", newest).returncode == 2
 
 
 def test_a_dump_without_its_checksum_is_refused(appliance):
@@ -211,7 +219,7 @@ def assert_alerted(mailbox: Mailbox, fragment: str) -> None:
     mail = mailbox.messages[-1]
     assert mail["Subject"].startswith("Cognitive Memory backup failed on ")
     assert mail["To"] == "ops@example.org"
-    assert fragment in mail.get_payload()
+    assert fragment in Mailbox.body(mail)
 
 
 def test_a_second_backup_while_one_runs_is_refused_and_alerted(appliance, mailbox):
@@ -305,3 +313,31 @@ def test_a_failed_job_whose_alert_cannot_be_sent_still_fails_and_says_so(applian
     assert done.returncode == 1
     assert "the alert could not be sent" in done.stderr
     assert job_state(appliance, "drift-check")["ok"] is False
+
+
+def test_a_stale_backup_is_alerted(appliance, mailbox):
+    dump = backup(appliance)
+    manifest = json.loads(Path(f"{dump}.json").read_text())
+    manifest["created_at"] = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=30)).isoformat()
+    Path(f"{dump}.json").write_text(json.dumps(manifest))
+    check = [*PYTHON_CLI, "backup", "check", "--max-age-hours", "26"]
+    done = appliance.run("job", "backup-check", "--", *check)
+    assert done.returncode == 1
+    assert "the newest good backup is 30.0 h old" in done.stdout
+    mail = mailbox.messages[-1]
+    assert mail["Subject"].startswith("Cognitive Memory backup-check failed on ")
+    assert "30.0 h old" in Mailbox.body(mail)
+    assert job_state(appliance, "backup-check")["ok"] is False
+    backup(appliance)  # a new good dump: fresh again
+    assert appliance.run("job", "backup-check", "--", *check).returncode == 0
+
+
+def test_a_test_alert_reaches_the_mailbox_and_says_when_no_channel_is_set(appliance, mailbox):
+    sent = appliance.run("alert", "--message", "is anyone there")
+    assert sent.returncode == 0, sent.stderr
+    assert "alert sent email" in sent.stderr
+    assert Mailbox.body(mailbox.messages[-1]).strip().endswith("is anyone there")
+    env_file = appliance.config / ".env.development"
+    env_file.write_text(env_file.read_text().split("\n", 1)[0] + "\n")  # only DATABASE_URL left
+    unsent = appliance.run("alert", "--message", "is anyone there")
+    assert unsent.returncode == 1 and "alert sent nowhere" in unsent.stderr

@@ -12,6 +12,9 @@ import anyio
 import httpx
 import psycopg
 import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 
 from mcp_server.client import call_tool, connect
 from tests.conftest import REPO
@@ -144,3 +147,18 @@ def test_missing_token_refuses_to_start_http(config_dir):
     )
     assert result.returncode == 2
     assert "MCP_HTTP_TOKEN is missing" in result.stderr
+
+
+def test_the_bearer_scheme_is_case_insensitive(http_server):
+    """RFC 9110: "bearer" and "BEARER" name the same scheme; through the official client."""
+
+    async def ping(scheme: str) -> dict:
+        headers = {"Authorization": f"{scheme} {TOKEN}"}
+        async with (
+            create_mcp_http_client(headers=headers) as http,
+            Client(streamable_http_client(http_server["url"], http_client=http)) as client,
+        ):
+            return await call_tool(client, "ping", {})
+
+    for scheme in ("bearer", "BEARER"):
+        assert anyio.run(ping, scheme)["status"] == "ok"

@@ -31,10 +31,13 @@ async def embed(text: str) -> list[float]:
     return vector
 
 
-async def add_insight(conn, content: str, embedding: list[float] | None = None) -> int:
+async def add_insight(
+    conn, content: str, embedding: list[float] | None = None, context: str = ""
+) -> int:
     row_id, _ = await l2.insert_insight(
         conn,
         content=content,
+        context=context,
         embedding=embedding or await embed(content),
         embedding_model="hashing-lexical-v1",
         source_ids=[],
@@ -110,6 +113,38 @@ async def test_missing_ids_names_exactly_the_unknown_ones(conn):
     assert await l0.missing_ids(conn, [known + 7, known, known + 2]) == [known + 2, known + 7]
 
 
+async def test_context_is_the_turn_before_and_the_source_turns_the_content_does_not_quote(conn):
+    turns = [
+        ("s", "user", "Did you go to the climbing gym on Sunday?"),
+        ("other", "user", "Unrelated session in between"),
+        ("s", "assistant", "Yes, it was great!"),
+        ("s", "user", "I also bought new shoes."),
+    ]
+    ids = [(await l0.insert_turn(conn, *turn, {}))[0] for turn in turns]
+    # A raw-turn insight quoting its source: only the question before it is added.
+    quoted = await l0.context_of(conn, [ids[2]], "assistant: Yes, it was great!")
+    assert quoted == "user: Did you go to the climbing gym on Sunday?"
+    # A distilled insight: the turn before the first source, then the sources, in order.
+    distilled = await l0.context_of(conn, [ids[3], ids[2]], "The user climbs and got shoes")
+    assert distilled.splitlines() == [
+        "user: Did you go to the climbing gym on Sunday?",
+        "assistant: Yes, it was great!",
+        "user: I also bought new shoes.",
+    ]
+    assert (
+        await l0.context_of(conn, [ids[0]], "first turn")
+        == "user: Did you go to the climbing gym on Sunday?"
+    )
+
+
+async def test_an_insight_is_found_by_the_words_of_its_context(conn):
+    answer = await add_insight(conn, "Yes, it was great!", context="Did you go climbing?")
+    await add_insight(conn, "Lunch was pasta with tomatoes")
+    hits = await l2.hybrid_search(conn, **words_only("climbing"))
+    assert [hit.id for hit in hits] == [answer]
+    assert hits[0].content == "Yes, it was great!"  # the context is indexed, not returned
+
+
 # L2 and hybrid search ---------------------------------------------------------------------
 
 
@@ -123,11 +158,23 @@ async def test_hybrid_search_reports_both_ranks_and_fuses_them(conn):
     assert [hit.id for hit in hits][:2] == [both, words]
     first = hits[0]
     assert (first.semantic_rank, first.keyword_rank) == (1, 1)
-    assert first.score == pytest.approx(0.7 / 61 + 0.3 / 61)
-    assert first.semantic_score > hits[1].semantic_score
-    assert first.keyword_score > 0
-    # The pasta insight shares no word: only the vector branch knows it.
-    assert hits[2].keyword_rank is None and hits[2].semantic_rank == 3
+    # Score fusion: weighted cosine plus weighted BM25 relative to the best keyword match.
+    assert first.score == pytest.approx(0.7 * first.semantic_score + 0.3 * 1.0)
+    second = hits[1]
+    assert second.score == pytest.approx(
+        0.7 * second.semantic_score + 0.3 * second.keyword_score / first.keyword_score
+    )
+    assert first.semantic_score > second.semantic_score
+    assert first.keyword_score > second.keyword_score > 0
+    # The pasta insight shares no word and (hashing embedder) no direction: cosine 0, no
+    # keyword match, so it scores 0 and is not returned as filler.
+    assert len(hits) == 2
+    rrf = await l2.hybrid_search(
+        conn, **query("pyinfra Debian", await embed("pyinfra Debian"), top_k=3, fusion="rrf")
+    )
+    assert rrf[0].id == both and rrf[0].score == pytest.approx(0.7 / 61 + 0.3 / 61)
+    # Ranks alone: the vector branch ranks every row, so RRF lifts the pasta insight too.
+    assert rrf[2].keyword_rank is None and rrf[2].semantic_rank == 3
 
 
 async def test_keyword_weight_one_returns_word_matches_only(conn):
@@ -170,15 +217,35 @@ async def common_words_table(conn) -> int:
     return rare
 
 
-async def test_words_most_insights_share_are_left_out_of_the_keyword_match(conn):
+async def test_bm25_ranks_the_rare_word_first_in_a_small_store(conn):
     rare = await common_words_table(conn)
-    # 'the' and 'user' are in every insight: matching them would rank all 41, the ones
-    # repeating them first. Left out, only the insight with the rare word matches.
+    # 41 rows are below COMMON_ROWS: every row holding a query word matches, and idf puts
+    # the one with the rare word first although the others repeat 'user' twice.
+    hits = await l2.hybrid_search(conn, **words_only("did the user mention pyinfra", top_k=50))
+    assert hits[0].id == rare and len(hits) == 41
+    assert hits[0].keyword_score > 2 * hits[1].keyword_score
+
+
+@pytest.fixture
+def small_common_limits(monkeypatch):
+    """Common-word limits a 41-row table reaches (in production: 1 % and 1000 rows)."""
+    monkeypatch.setattr(l2, "COMMON_ROWS", 10)
+    monkeypatch.setattr(l2, "COMMON_SHARE", 0.5)
+
+
+async def test_words_most_insights_share_are_left_out_of_the_keyword_match(
+    conn, small_common_limits
+):
+    rare = await common_words_table(conn)
+    # 'user' is in every insight: matching it would score all 41. Left out, only the insight
+    # with the rare word matches.
     hits = await l2.hybrid_search(conn, **words_only("did the user mention pyinfra"))
     assert [hit.id for hit in hits] == [rare]
 
 
-async def test_a_query_of_common_words_only_matches_insights_holding_all_of_them(conn):
+async def test_a_query_of_common_words_only_matches_insights_holding_all_of_them(
+    conn, small_common_limits
+):
     rare = await common_words_table(conn)
     hits = await l2.hybrid_search(conn, **words_only("user deploys", top_k=50))
     assert [hit.id for hit in hits] == [rare]  # 'deploys' is rare: any-word match

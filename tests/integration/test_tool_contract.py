@@ -85,8 +85,8 @@ async def test_the_tools_marked_read_only_write_nothing(client, migrated_databas
         ("store_raw_dialogue", {"session_id": "s", "speaker": "u", "content": "x", "metadata": 1},
          "metadata must be an object; got 1 (an integer)"),
         ("hybrid_search", {"query": "x", "limit": 3},
-         'unknown arguments "query", "limit"; accepted: query_embedding, query_text, top_k, '
-         "weights. query_text is required"),
+         'unknown arguments "query", "limit"; accepted: min_similarity, query_embedding, '
+         "query_text, top_k, weights. query_text is required"),
         ("hybrid_search", {"query_text": "x", "weights": {"semantic": 1, "keywords": 0}},
          'weights has unknown key "keywords"; accepted: keyword, semantic'),
     ],
@@ -123,3 +123,24 @@ async def test_a_new_tool_is_strict_and_readable_without_doing_anything():
         assert refused.content[0].text == (
             'unknown argument "z"; accepted: x, y. x must be an integer; got false (a boolean)'
         )
+
+
+@pytest.mark.parametrize(
+    ("content", "warned"),
+    [
+        ("Backups run at 02:00 to 10.0.0.5", False),  # numbers, addresses, times are facts
+        ("Deploy at 03:30 UTC on 2024-05-01", False),
+        ("it is what it is and it is so", True),  # still warns on filler
+    ],
+)
+async def test_the_low_density_warning_counts_numbers_ips_and_times_as_content(
+    client, content, warned
+):
+    turn = await client.call_tool(
+        "store_raw_dialogue", {"session_id": "s", "speaker": "u", "content": content}
+    )
+    stored = await client.call_tool(
+        "compress_to_l2_insight",
+        {"content": content, "source_ids": [turn.structured_content["id"]]},
+    )
+    assert (stored.structured_content["warning"] is not None) is warned

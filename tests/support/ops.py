@@ -91,6 +91,11 @@ class Mailbox:
             self._controller.stop()
             self.running = False
 
+    @staticmethod
+    def body(mail) -> str:
+        """The text of a received mail, transfer encoding (quoted-printable) undone."""
+        return mail.get_payload(decode=True).decode()
+
     def secrets(self) -> str:
         return (f"SMTP_HOST=127.0.0.1\nSMTP_PORT={self.port}\n"
                 "ALERT_EMAIL_TO=ops@example.org\n")  # fmt: skip
