@@ -50,12 +50,6 @@ def pitr() -> None:
         jinja_env_kwargs=jinja(),
         **offsite.effective(s, where),
     )
-    if s["cogmem_restore_from"] and s["cogmem_restore_from"] != "dump":
-        offsite.pitr_restore(
-            name=f"Restore this new host from {where.host} ({s['cogmem_restore_from']})",
-            settings=s,
-            wanted=s["cogmem_restore_from"],
-        )
     archiving = files.template(
         name=f"Archive WAL to {where.host} at least every {s['cogmem_pitr_archive_timeout']} s",
         src=template("postgresql-archive.conf.j2"),
@@ -67,6 +61,14 @@ def pitr() -> None:
         **s,
     )
 
+    # archiving is set before a restore: the promoted cluster must archive its new timeline's
+    # history file, or no later recovery can follow that timeline
+    if s["cogmem_restore_from"] and s["cogmem_restore_from"] != "dump":
+        offsite.pitr_restore(
+            name=f"Restore this new host from {where.host} ({s['cogmem_restore_from']})",
+            settings=s,
+            wanted=s["cogmem_restore_from"],
+        )
     # Activate: archive_mode needs a restart; the stanza is created once (later runs check it)
     systemd.service(
         name=f"Restart PostgreSQL {version} after an archiving change",
