@@ -100,7 +100,7 @@ async def l2_insights(ctx: Context, query: str | None = None, top_k: str | None 
     if params.query is None:
         async with app.connection() as conn:
             return {"query": None, "results": await l2.recent(conn, params.top_k)}
-    embedding = await app.embed(params.query)
+    embedding = await app.embed_query(params.query)
     hits = await run_hybrid_search(
         app, params.query, embedding, params.top_k, app.settings.search.weights
     )
@@ -124,7 +124,7 @@ async def episode_memory(
         EpisodeParams, "memory://episode-memory", query=query, min_similarity=min_similarity
     )
     app = app_of(ctx)
-    embedding = await app.embed(params.query) if params.query else None
+    embedding = await app.embed_query(params.query) if params.query else None
     async with app.connection() as conn:
         if embedding is None:
             found = await episodes.recent(conn, EPISODES_TOP)
