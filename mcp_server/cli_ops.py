@@ -342,8 +342,10 @@ def _state_dir(given: Path | None) -> Path:
     return data_dir() / "jobs"
 
 
-def _alert_or_say(subject: str, details: str) -> None:
-    """Alert through the configured channels; a channel that fails is reported, not fatal."""
+def _alert_or_say(subject: str, details: str) -> bool:
+    """Alert through the configured channels; a channel that fails is reported, not raised.
+
+    Returns whether the alert went out somewhere."""
     from mcp_server.config import load_settings
     from mcp_server.ops import alerting
 
@@ -351,22 +353,26 @@ def _alert_or_say(subject: str, details: str) -> None:
         used = alerting.send(load_settings(providers=False), subject, details)
     except Exception as error:  # the alert must not hide the failure it reports
         print(f"error: the alert could not be sent: {error}", file=sys.stderr)
-        return
+        return False
     where = ", ".join(used) or "nowhere (set SMTP_HOST + ALERT_EMAIL_TO or SLACK_WEBHOOK_URL)"
     print(f"alert sent {where}: {alerting.text(subject, details)}", file=sys.stderr)
+    return bool(used)
 
 
 def alert(
     unit: str | None = typer.Option(None, help="A systemd unit that failed (its OnFailure=)"),
     message: str | None = typer.Option(None, help="Any text to send"),
 ) -> None:
-    """Send an operational alert through the budget alert channels (mail/Slack)."""
+    """Send an operational alert through the budget alert channels (mail/Slack); exit 1 when
+    it reached no channel (so a test alert proves the channel works)."""
     if unit:
-        _alert_or_say("service failed", f"systemd gave up on {unit}: {_unit_state(unit)}")
+        sent = _alert_or_say("service failed", f"systemd gave up on {unit}: {_unit_state(unit)}")
     elif message:
-        _alert_or_say("alert", message)
+        sent = _alert_or_say("alert", message)
     else:
         raise OpsError("say what: --unit UNIT or --message TEXT")
+    if not sent:
+        raise typer.Exit(1)
 
 
 def _unit_state(unit: str) -> str:

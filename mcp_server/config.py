@@ -80,6 +80,7 @@ class SearchSettings(_Section):
     candidates: int = Field(100, ge=10, le=1000)
     text_search_config: str = Field("english", pattern=r"^[a-z_]+$")
     fusion: Literal["score", "rrf"] = "score"
+    min_similarity: float = Field(0.2, ge=-1, le=1)
 
 
 class WorkingMemorySettings(_Section):

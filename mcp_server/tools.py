@@ -36,7 +36,7 @@ from mcp_server.inputs import (
     VectorComponent,
     real,
 )
-from mcp_server.memory import episodes, l0, l2, working
+from mcp_server.memory import episodes, l0, l2, relevance, working
 from mcp_server.memory.fidelity import LOW_DENSITY, information_density
 from mcp_server.monitoring import drift_check
 from mcp_server.providers.base import ProviderError
@@ -230,8 +230,22 @@ async def hybrid_search(
             "Default: the configured search.weights (0.5 / 0.5)"
         ),
     ] = None,
+    min_similarity: Annotated[
+        float | None,
+        Field(
+            description="Relevance floor: hits without a shared word need at least this "
+            "cosine similarity. Default: the configured search.min_similarity (0.2); "
+            "-1 shows every nearest neighbour",
+            ge=-1,
+            le=1,
+        ),
+    ] = None,
 ) -> SearchResults:
-    """Find L2 insights by meaning and by words: vector and full-text ranks, weighted RRF."""
+    """Find L2 insights by meaning and by words: vector and full-text ranks, weighted RRF.
+
+    Hits with neither a shared word nor a useful similarity are left out, so an unrelated
+    query finds little or nothing; emoji and CJK characters are matched literally.
+    """
     app = app_of(ctx)
     weights = weights or app.settings.search.weights
     provider = app.embedder.provider
@@ -241,6 +255,7 @@ async def hybrid_search(
         _check_query_embedding(query_embedding, app.embedder.dimension)
         provider = "caller"
     hits = await run_hybrid_search(app, query_text, query_embedding, top_k, weights)
+    hits = await _relevant(app, hits, query_text, top_k, weights, min_similarity)
     return SearchResults(
         results=[SearchResult(**vars(hit)) for hit in hits],
         embedding_provider=provider,
@@ -271,6 +286,27 @@ async def run_hybrid_search(
             text_search_config=search.text_search_config,
             fusion=search.fusion,
         )
+
+
+async def _relevant(
+    app: AppContext,
+    hits: list[l2.SearchHit],
+    query_text: str,
+    top_k: int,
+    weights: SearchWeights,
+    min_similarity: float | None,
+) -> list[l2.SearchHit]:
+    search = app.settings.search
+    floor = search.min_similarity if min_similarity is None else min_similarity
+    hits = relevance.above_floor(hits, floor)
+    if not relevance.needles(query_text):
+        return hits
+    async with app.connection() as conn:
+        literal = await relevance.literal_hits(
+            conn, query_text, limit=top_k, keyword_weight=weights.keyword,
+            rrf_k=search.rrf_k, fusion=search.fusion,
+        )  # fmt: skip
+    return relevance.merge(hits, literal, top_k)
 
 
 def _check_query_embedding(vector: list[float], dimension: int) -> None:

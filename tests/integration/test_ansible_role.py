@@ -84,3 +84,41 @@ def test_bad_settings_stop_the_playbook_before_any_change(tmp_path, extra, host_
     assert "changed=0" in output
     # nothing after the settings checks ran
     assert "Install the system packages" not in output, output[-3000:]
+
+
+@pytest.mark.skipif(not PLAYBOOK.exists(), reason="the ansible extra is not installed")
+def test_the_secrets_file_may_be_an_ansible_vault(tmp_path, monkeypatch):
+    """The role reads the deployer's keys like the pyinfra deploy; a Vault file is decrypted."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.parsing.vault import VaultSecret
+    from ansible.plugins.loader import lookup_loader
+    from ansible.template import Templar
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-from-the-environment")
+    secrets_file = tmp_path / "secrets.yml"
+    secrets_file.write_text("OPENAI_API_KEY: sk-from-the-vault\n")
+    secrets_file.chmod(0o600)
+    password = tmp_path / "vault-password"
+    password.write_text("correct horse battery staple\n")
+    vault = Path(sys.executable).parent / "ansible-vault"
+    subprocess.run(
+        [str(vault), "encrypt", "--vault-password-file", str(password), str(secrets_file)],
+        check=True,
+        capture_output=True,
+    )
+    assert secrets_file.read_text().startswith("$ANSIBLE_VAULT")
+
+    loader = DataLoader()
+    loader.set_vault_secrets([("default", VaultSecret(b"correct horse battery staple"))])
+    lookup_loader.add_directory(str(ROLE / "lookup_plugins"))
+    lookup = lookup_loader.get("cogmem_settings", loader=loader, templar=Templar(loader=loader))
+    variables = {**DEFAULTS, "cogmem_secrets_file": str(secrets_file)}
+    [found] = lookup.run(["secrets"], variables=variables)
+    assert found == {
+        "OPENAI_API_KEY": "sk-from-the-vault",
+        "ANTHROPIC_API_KEY": "sk-ant-from-the-environment",  # the environment wins, as in pyinfra
+    }
+    secrets_file.chmod(0o644)
+    with pytest.raises(Exception, match="chmod 600"):
+        lookup.run(["secrets"], variables=variables)

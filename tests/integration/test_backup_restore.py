@@ -330,3 +330,14 @@ def test_a_stale_backup_is_alerted(appliance, mailbox):
     assert job_state(appliance, "backup-check")["ok"] is False
     backup(appliance)  # a new good dump: fresh again
     assert appliance.run("job", "backup-check", "--", *check).returncode == 0
+
+
+def test_a_test_alert_reaches_the_mailbox_and_says_when_no_channel_is_set(appliance, mailbox):
+    sent = appliance.run("alert", "--message", "is anyone there")
+    assert sent.returncode == 0, sent.stderr
+    assert "alert sent email" in sent.stderr
+    assert Mailbox.body(mailbox.messages[-1]).strip().endswith("is anyone there")
+    env_file = appliance.config / ".env.development"
+    env_file.write_text(env_file.read_text().split("\n", 1)[0] + "\n")  # only DATABASE_URL left
+    unsent = appliance.run("alert", "--message", "is anyone there")
+    assert unsent.returncode == 1 and "alert sent nowhere" in unsent.stderr

@@ -122,7 +122,8 @@ async def test_dialogue_to_insight_to_search(client, database):
     assert first["keyword_rank"] == 1 and first["semantic_rank"] == 1
     assert first["source_ids"] == sorted([turn["id"], other["id"]])
     assert found["embedding_provider"] == "hashing"
-    assert found["weights"] == {"semantic": 0.5, "keyword": 0.5}
+    settings, _ = database
+    assert found["weights"] == settings.search.weights.model_dump()  # the configured ones
 
     resource = await read(client, "memory://l2-insights?query=pyinfra&top_k=1")
     assert [r["id"] for r in resource["results"]] == [insight["id"]]

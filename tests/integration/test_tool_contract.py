@@ -85,8 +85,8 @@ async def test_the_tools_marked_read_only_write_nothing(client, migrated_databas
         ("store_raw_dialogue", {"session_id": "s", "speaker": "u", "content": "x", "metadata": 1},
          "metadata must be an object; got 1 (an integer)"),
         ("hybrid_search", {"query": "x", "limit": 3},
-         'unknown arguments "query", "limit"; accepted: query_embedding, query_text, top_k, '
-         "weights. query_text is required"),
+         'unknown arguments "query", "limit"; accepted: min_similarity, query_embedding, '
+         "query_text, top_k, weights. query_text is required"),
         ("hybrid_search", {"query_text": "x", "weights": {"semantic": 1, "keywords": 0}},
          'weights has unknown key "keywords"; accepted: keyword, semantic'),
     ],

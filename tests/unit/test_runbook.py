@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.support.runbook import blocks, commands
+import re
+
+from tests.support.runbook import RUNBOOK, blocks, commands
 
 # Control-machine commands and the e2e test that runs each of them (with its own host names).
 CONTROL = {
@@ -30,3 +32,14 @@ def test_the_host_blocks_hold_the_seeds_operator_commands_in_their_safe_form():
     assert "grep budget /etc/cron.d/cognitive-memory" in host
     assert any(line.startswith("cognitive-memory restore --yes") for line in host)
     assert any(line.startswith("/opt/cognitive-memory/bin/restore_postgres.sh") for line in host)
+
+
+def test_every_fix_in_the_troubleshooting_table_is_a_host_command_a_test_runs():
+    text = RUNBOOK.read_text()
+    table = text.split("## Troubleshooting", 1)[1].split("```", 1)[0]
+    lines = commands("host")
+    run = lines + [part.strip() for line in lines for part in line.split("&&")]
+    for row in [r for r in table.splitlines() if r.startswith("| ") and "---" not in r][1:]:
+        fix = row.rstrip(" |").rsplit(" | ", 1)[1]
+        for command in [c for c in re.findall(r"`([^`]+)`", fix) if " " in c]:  # not values
+            assert command in run, f"{command!r} (troubleshooting) is in no `sh host` block"

@@ -3,7 +3,7 @@
     lookup('cogmem_settings')            the resolved settings (defaults.yml under the inventory)
     lookup('cogmem_settings', 'recorded') deployed.json's text
     lookup('cogmem_settings', 'secrets')  API keys from the secrets file (may be Vault) and env
-    lookup('cogmem_settings', 'wheel')    {path, name, version} of the wheel to install
+    lookup('cogmem_settings', 'wheel')    {path, name, version, migrations} of the wheel
 
 It runs on the control machine, from this repository's checkout (the role's defaults and
 templates are that checkout's files too), so one set of rules serves both tools.
@@ -69,8 +69,9 @@ class LookupModule(LookupBase):
             if what == "wheel":
                 wheel = Path(settings["cogmem_wheel"]) if settings["cogmem_wheel"] else None
                 wheel = wheel or build_wheel()
-                version, _ = wheel_contents(wheel)
-                return [{"path": str(wheel.resolve()), "name": wheel.name, "version": version}]
+                version, migrations = wheel_contents(wheel)
+                path, name = str(wheel.resolve()), wheel.name
+                return [{"path": path, "name": name, "version": version, "migrations": migrations}]
         except config.SettingsError as error:
             raise AnsibleLookupError(str(error)) from None
         raise AnsibleLookupError(f"cogmem_settings: unknown term {what!r}")
