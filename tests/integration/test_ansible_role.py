@@ -62,7 +62,8 @@ def _playbook(tmp_path: Path, *extra: str, **host_vars) -> subprocess.CompletedP
     inventory.write_text(yaml.safe_dump({"cognitive_memory": {"hosts": hosts}}))
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp")}
     env.pop("ANSIBLE_CONFIG", None)
-    command = [str(PLAYBOOK), "-i", str(inventory), str(ANSIBLE / "site.yml"), *extra]
+    # --check: should the preflight ever let a bad setting through, this machine stays as it is
+    command = [str(PLAYBOOK), "-i", str(inventory), str(ANSIBLE / "site.yml"), "--check", *extra]
     return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 
