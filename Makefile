@@ -53,8 +53,9 @@ testhost: install system-packages
 
 test: install system-packages claude-code lint
 	# Two workers: the e2e hosts mostly wait on apt, pip and systemd, so a second worker
-	# overlaps that wait (tests/e2e/conftest.py keeps each host's tests on one worker).
-	$(BIN)/pytest -q -ra -n 2 --dist loadgroup
+	# overlaps that wait (tests/conftest.py keeps each module, and the modules sharing one
+	# deployed host, on one worker).
+	$(BIN)/pytest -q -ra -n 2
 
 lint: install
 	$(BIN)/ruff check .
