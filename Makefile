@@ -52,7 +52,9 @@ testhost: install system-packages
 	$(BIN)/python -m provisioning.testhost up
 
 test: install system-packages claude-code lint
-	$(BIN)/pytest -q -ra
+	# Two workers: the e2e hosts mostly wait on apt, pip and systemd, so a second worker
+	# overlaps that wait (tests/e2e/conftest.py keeps each host's tests on one worker).
+	$(BIN)/pytest -q -ra -n 2 --dist loadgroup
 
 lint: install
 	$(BIN)/ruff check .

@@ -18,6 +18,17 @@ from provisioning.settings import resolve
 from tests.support.deployment import FAULT_SETTINGS, REPO, TIMES, Deployment, run, write_inventory
 
 
+def pytest_collection_modifyitems(items):
+    """Tell pytest-xdist what must stay together: each e2e module on one worker (its module
+    fixtures boot hosts), and every module that uses the shared deployed host on the same one."""
+    for item in items:
+        if "e2e" not in item.keywords:
+            continue
+        shared = "deployment" in item.fixturenames
+        group = "shared-deployed-host" if shared else item.module.__name__
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="session")
 def wheel(tmp_path_factory) -> Path:
     """One wheel for every deploy of the run, so the no-op re-run installs the same bytes."""
