@@ -70,6 +70,7 @@ bench: install
 	$(BIN)/python bench/locomo.py         # LoCoMo recall, local MiniLM, about 10 minutes
 	$(BIN)/python bench/e2e_search.py     # search through the stdio MCP client, local MiniLM
 	$(BIN)/python bench/http_concurrency.py  # 1 and 16 clients over Streamable HTTP
+	$(BIN)/python bench/peer_e2e.py       # against mcp-memory-service (own venv, offline)
 	$(BIN)/python bench/dual_judge.py     # 50 docs, judges at 0.4-1.2 s per call, about 2 minutes
 	$(BIN)/python bench/backup_restore.py  # 1k and 10k insights, about a minute
 	$(BIN)/python bench/deploy_times.py   # two throwaway hosts, about 6 minutes

@@ -5,8 +5,9 @@ Both run over stdio under the official MCP client and embed with the same local 
 MCP_MEMORY_USE_ONNX=0 and HF_HUB_OFFLINE=1, so neither reaches a model hub). The peer is
 installed on first use into its own virtualenv (.bench-peer-venv; it needs mcp<2, so it can
 never be a dependency of this project). One LoCoMo conversation is stored turn by turn
-(ours: store_raw_dialogue + compress_to_l2_insight; the peer: store_memory), then every
-question is searched with 10 results (ours: hybrid_search; the peer: retrieve_memory).
+(ours: store_raw_dialogue + compress_to_l2_insight; the peer: memory_store), then every
+question is searched with 10 results (ours: hybrid_search; the peer: memory_search in its
+default semantic mode).
 Reported: store and search latency percentiles, our/peer ratios, and recall@10 (an evidence
 turn's text among the results).
 
@@ -47,9 +48,24 @@ def peer_python() -> Path:
         console.print(f"installing {PEER} into {PEER_VENV} (once)…")
         venv.create(PEER_VENV, with_pip=True)
         # torch pinned to the CPU build these machines carry (a bare `torch` pulls CUDA).
-        packages = [PEER, "torch==2.13.0", "sentence-transformers>=3,<7"]
+        packages = [PEER, "torch==2.13.0", "sentence-transformers>=3,<7", "pysqlite3"]
         subprocess.run([python, "-m", "pip", "install", "--quiet", *packages], check=True)
+        # The peer's sqlite-vec backend loads a SQLite extension; a Python built without
+        # --enable-loadable-sqlite-extensions (as here) refuses, pysqlite3 allows it.
+        site = subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()  # fmt: skip
+        (Path(site) / "sitecustomize.py").write_text(SQLITE_SHIM)
     return python
+
+
+SQLITE_SHIM = """import sys
+import pysqlite3
+import pysqlite3.dbapi2
+sys.modules["sqlite3"] = pysqlite3
+sys.modules["sqlite3.dbapi2"] = pysqlite3.dbapi2
+"""
 
 
 def model_folder() -> str:
@@ -58,15 +74,13 @@ def model_folder() -> str:
     return str(resolve_model_path("all-MiniLM-L6-v2"))
 
 
-def texts_of(result) -> list[str]:
-    """The memory texts in a tool result, whichever of the two servers sent it."""
-    data = result.structured_content
-    if data is None:
-        data = json.loads(result.content[0].text) if result.content else {}
-    rows = data.get("results") or data.get("memories") or data.get("result") or []
-    if isinstance(rows, dict):
-        rows = rows.get("memories") or rows.get("results") or []
-    return [row.get("content", "") for row in rows if isinstance(row, dict)]
+def text_of(result) -> str:
+    """Everything a tool result says, whichever of the two servers sent it: the recall check
+    looks for an evidence turn's text in it (the servers shape their results differently)."""
+    parts = [block.text for block in result.content if getattr(block, "text", None)]
+    if result.structured_content is not None:
+        parts.append(json.dumps(result.structured_content, ensure_ascii=False))
+    return "\n".join(parts)
 
 
 async def measure(params, conversation, store, search) -> dict:
@@ -81,10 +95,10 @@ async def measure(params, conversation, store, search) -> dict:
         evidence_text = {turn.dia_id: turn.content for turn in conversation.turns}
         for question in conversation.questions:
             started = time.perf_counter()
-            texts = await search(client, question.text)
+            text = await search(client, question.text)
             latencies.append((time.perf_counter() - started) * 1000)
-            wanted = {evidence_text[dia_id] for dia_id in question.evidence}
-            found.append(any(text in wanted for text in texts))
+            wanted = [evidence_text[dia_id] for dia_id in question.evidence]
+            found.append(any(content in text for content in wanted))
     return {
         "store": percentiles(stored),
         "search": percentiles(latencies),
@@ -113,7 +127,9 @@ async def ours(conversation, folder: Path) -> dict:
         )
 
     async def search(client, text):
-        return texts_of(await client.call_tool("hybrid_search", {"query_text": text, "top_k": 10}))
+        result = await client.call_tool("hybrid_search", {"query_text": text, "top_k": 10})
+        assert not result.is_error, result.content
+        return text_of(result)
 
     return await measure(params, conversation, store, search)
 
@@ -127,17 +143,21 @@ async def peer(conversation, folder: Path) -> dict:
         "MCP_EMBEDDING_MODEL": model_folder(),
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
+        # A conversation repeats itself ("Thanks!"); every turn is a memory here, as ours.
+        "MCP_SEMANTIC_DEDUP_ENABLED": "false",
     }
     params = StdioServerParameters(
         command=str(peer_python()), args=["-m", "mcp_memory_service.server"], env=env
     )
 
     async def store(client, turn):
-        result = await client.call_tool("store_memory", {"content": turn.content})
+        result = await client.call_tool("memory_store", {"content": turn.content})
         assert not result.is_error, result.content
 
     async def search(client, text):
-        return texts_of(await client.call_tool("retrieve_memory", {"query": text, "n_results": 10}))
+        result = await client.call_tool("memory_search", {"query": text, "limit": 10})
+        assert not result.is_error, result.content
+        return text_of(result)
 
     return await measure(params, conversation, store, search)
 
