@@ -52,7 +52,10 @@ testhost: install system-packages
 	$(BIN)/python -m provisioning.testhost up
 
 test: install system-packages claude-code lint
-	$(BIN)/pytest -q -ra
+	# Two workers: the e2e hosts mostly wait on apt, pip and systemd, so a second worker
+	# overlaps that wait (tests/conftest.py keeps each module, and the modules sharing one
+	# deployed host, on one worker).
+	$(BIN)/pytest -q -ra -n 2
 
 lint: install
 	$(BIN)/ruff check .
@@ -64,7 +67,10 @@ lint: install
 bench: install
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/hybrid_search.py
-	$(BIN)/python bench/locomo.py
+	$(BIN)/python bench/locomo.py         # LoCoMo recall, local MiniLM, about 10 minutes
+	$(BIN)/python bench/e2e_search.py     # search through the stdio MCP client, local MiniLM
+	$(BIN)/python bench/http_concurrency.py  # 1 and 16 clients over Streamable HTTP
+	$(BIN)/python bench/peer_e2e.py       # against mcp-memory-service (own venv, offline)
 	$(BIN)/python bench/dual_judge.py     # 50 docs, judges at 0.4-1.2 s per call, about 2 minutes
 	$(BIN)/python bench/backup_restore.py  # 1k and 10k insights, about a minute
 	$(BIN)/python bench/deploy_times.py   # two throwaway hosts, about 6 minutes

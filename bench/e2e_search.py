@@ -8,7 +8,7 @@ and once again (the query vector comes from the cache). "first search" is the fi
 right after the server answered `ping`: the model loads in the background at start, so it
 should not pay the model load.
 
-The peer (mcp-memory-service) is not run by this script yet: see the issue note.
+The peer (mcp-memory-service) side by side with ours: bench/peer_e2e.py.
 
     python bench/e2e_search.py [--conversation conv-26] [--data DIR]
 """

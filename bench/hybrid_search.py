@@ -295,8 +295,9 @@ def report(
             )
     results_file.write(
         args.name,
-        title=f"hybrid_search latency through the MCP client (in memory), top {TOP_K}, "
-        f"{args.queries} queries, hashing embedder; HNSW against an exact scan and NumPy",
+        title=f"hybrid_search latency through the MCP client (in memory) at "
+        f"{' and '.join(map(str, args.dims))} dims, top {TOP_K}, {args.queries} queries, "
+        "hashing embedder; HNSW against an exact scan and NumPy",
         columns=COLUMNS,
         rows=table_rows(results),
         versions=results_file.versions("mcp", "psycopg", "numpy", postgres_url=admin_url),

@@ -435,7 +435,9 @@ def main() -> None:
         args.output,
         title=f"LoCoMo retrieval: {answerable} questions "
         f"(categories 1-4) on {len(conversations)} conversations, {embedder.model} "
-        f"({embedder.provider}), top {TOP_K}; tuned on {', '.join(sorted(args.tune))}",
+        f"({embedder.provider}), top {TOP_K}, "
+        f"{'with' if args.captions else 'without'} photo captions; "
+        f"tuned on {', '.join(sorted(args.tune))}",
         columns=TABLE_COLUMNS,
         rows=table_rows(document),
         versions=results_file.versions(

@@ -20,6 +20,7 @@ from mcp_types import INVALID_PARAMS
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mcp_server.app_context import app_of
+from mcp_server.argument_errors import describe
 from mcp_server.inputs import QUERY_MAX, StorableText, real
 from mcp_server.memory import episodes, l0, l2, stale, working
 from mcp_server.tools import run_hybrid_search
@@ -84,10 +85,8 @@ def parse(model: type[P], resource: str, **values: str | None) -> P:
     try:
         return model.model_validate(given)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}={given.get(e['loc'][0], '')!r}: {e['msg']}"
-            for e in error.errors()
-        )
+        # Worded like the tools' refusals: "limit must be between 1 and 1000; got 0".
+        problems = describe(error, model.model_json_schema(), what="parameters")
         raise MCPError(
             code=INVALID_PARAMS, message=f"Invalid parameter for {resource}: {problems}"
         ) from None

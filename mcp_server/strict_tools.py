@@ -114,5 +114,12 @@ class StrictTool(Tool):
             raise
 
 
-def build(functions: Iterable[Callable[..., Any]]) -> list[Tool]:
-    return [StrictTool.of(function) for function in functions]
+def build(
+    functions: Iterable[Callable[..., Any]], notes: dict[str, str] | None = None
+) -> list[Tool]:
+    """The tools, each description followed by its note (what it cannot do here), if any."""
+    tools = [StrictTool.of(function) for function in functions]
+    for tool in tools:
+        if note := (notes or {}).get(tool.name):
+            tool.description = f"{tool.description.rstrip()}\n\n{note}"
+    return tools

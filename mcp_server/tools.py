@@ -19,7 +19,7 @@ from pydantic import BaseModel, Discriminator, Field, Tag
 
 from mcp_server import __version__
 from mcp_server.app_context import AppContext, app_of
-from mcp_server.config import SearchWeights
+from mcp_server.config import SearchWeights, Settings
 from mcp_server.evaluation import service
 from mcp_server.evaluation.clients import EvaluationUnavailable
 from mcp_server.evaluation.evaluator import UnreadableReply
@@ -480,6 +480,17 @@ async def get_golden_test_results(
     """
     async with app_of(ctx).connection() as conn:
         return await drift_check.golden_results(conn, days)
+
+
+def availability_notes(settings: Settings) -> dict[str, str]:
+    """What tools cannot do in this configuration, said in their descriptions."""
+    if settings.evaluation.enabled:
+        return {}
+    note = (
+        "Not available in this configuration: it needs evaluation.enabled: true in "
+        "config.yaml (and the evaluator or judge models configured there)."
+    )
+    return {"evaluate_answer": note, "store_dual_judge_scores": note}
 
 
 TOOLS = (

@@ -20,6 +20,28 @@ from mcp_server.db import migrator
 REPO = Path(__file__).resolve().parents[1]
 
 
+# The e2e modules that use the one shared deployed host (`deployment` in tests/e2e/conftest.py).
+SHARED_HOST_MODULES = frozenset(
+    f"tests/e2e/{name}.py" for name in ("test_deploy", "test_operations", "test_evaluation_loop")
+)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Whole modules per xdist worker (their fixtures boot hosts), the shared-host ones as one.
+
+    xdist's own `loadgroup` marks do not take with pytest 9.2 (it rewrites a node id field
+    that pytest no longer reads), so the grouping lives in the scheduler.
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModulesAndSharedHost(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "the shared deployed host" if module in SHARED_HOST_MODULES else module
+
+    return ModulesAndSharedHost(config, log)
+
+
 def pytest_configure(config):
     """Give each checkout its own temporary root.
 

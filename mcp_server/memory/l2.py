@@ -87,8 +87,8 @@ async def recent(conn: AsyncConnection, limit: int) -> list[dict]:
 # free at query time, language-neutral, and it also drops words nearly every memory holds
 # (a user's name), which would make every row a candidate. They still count in the score of
 # the rows that match, with their low idf. Before the first ANALYZE nothing counts as
-# common. A query whose words are all common matches the insights holding all of them; a
-# query without words matches nothing.
+# common. A query whose words are all common: see MATCH_LIMIT. A query without words
+# matches nothing.
 #
 # ts_rank_cd has no idf: a row repeating "did" outranked one holding the rare word. BM25
 # needs each word's document frequency: for a common word the statistics give it, for any
@@ -100,6 +100,13 @@ async def recent(conn: AsyncConnection, limit: int) -> list[dict]:
 # where "paint" is in 3 % of the turns) leaving out words above 3 % cost 0.025 of recall@5.
 COMMON_SHARE = 0.01
 COMMON_ROWS = 1000
+# A query of common words only ("the user") matches the rows holding all of them, but only
+# when the statistics expect at most MATCH_LIMIT such rows (the product of the words' shares
+# times the insights); else the keyword branch stays empty and the vector branch answers. At
+# 100k insights a frequent word alone matched 78 000 rows that BM25 can barely tell apart:
+# reading them was the whole latency tail (p99 0.6-0.9 s against p50 30 ms under load,
+# bench/hybrid_search.py). At most MATCH_LIMIT matches, the newest, are scored.
+MATCH_LIMIT = 2000
 BM25_K1 = 1.2
 BM25_B = 0.75
 
@@ -109,9 +116,10 @@ KEYWORD_MATCH = {
     "any": """
     SELECT coalesce(
                string_agg(quote_literal(word), ' | ') FILTER (WHERE share IS NULL),
-               string_agg(quote_literal(word), ' & ')
+               CASE WHEN exp(sum(ln(share))) * max(size.insights) <= %(match_limit)s
+                    THEN string_agg(quote_literal(word), ' & ') END
            )::tsquery AS query
-    FROM words""",
+    FROM words, size""",
     "all": """
     SELECT websearch_to_tsquery(%(config)s::regconfig, %(query_text)s) AS query""",
 }
@@ -150,12 +158,12 @@ words AS (  -- the query's distinct words; share is set for the common ones
     FROM unnest(to_tsvector(%(config)s::regconfig, %(query_text)s)) AS query_words
     LEFT JOIN common ON common.word = query_words.lexeme
 ),
-terms AS ({terms}
-),
 size AS (  -- how many insights there are; counted only before the first ANALYZE
     SELECT CASE WHEN reltuples >= 0 THEN reltuples
                 ELSE (SELECT count(*) FROM l2_insights) END AS insights
     FROM pg_class WHERE oid = 'l2_insights'::regclass
+),
+terms AS ({terms}
 ),
 idf AS MATERIALIZED (  -- once per query word, not once per matching row
     SELECT words.word,
@@ -172,6 +180,8 @@ idf AS MATERIALIZED (  -- once per query word, not once per matching row
 matches AS MATERIALIZED (
     SELECT id, fts FROM l2_insights, terms
     WHERE fts @@ terms.query  -- a NULL query (no words) matches nothing
+    ORDER BY id DESC
+    LIMIT %(match_limit)s
 ),
 keyword AS (
     SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank
@@ -249,6 +259,7 @@ def hybrid_query(
         "rrf_k": rrf_k,
         "common_share": COMMON_SHARE,
         "common_rows": COMMON_ROWS,
+        "match_limit": MATCH_LIMIT,
         "k1": BM25_K1,
         "b": BM25_B,
         "fusion": fusion,

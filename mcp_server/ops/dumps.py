@@ -2,7 +2,8 @@
 
 A dump `<db>_<UTC stamp>.dump` is finished when its two companions exist:
 `.dump.json` (when, which database, row counts taken in the dump's own snapshot) and, written
-last, `.dump.sha256` in `sha256sum` format (`sha256sum -c` checks it by hand). Work in progress
+last, `.dump.sha256` holding the sha256 of both in `sha256sum` format (`sha256sum -c` checks
+them by hand). Work in progress
 carries a hidden `.partial` name that no listing shows.
 """
 
@@ -50,14 +51,21 @@ class Dump:
             return dt.datetime.fromisoformat(stamp)
         return dt.datetime.fromtimestamp(self.path.stat().st_mtime, dt.UTC)
 
-    def expected_checksum(self) -> str:
+    def expected_checksums(self) -> dict[str, str]:
+        """{"dump": hex, "manifest": hex} from the .sha256 file (the manifest line may be absent
+        in dumps sealed before manifests were covered)."""
         try:
-            return self.checksum_path.read_text().split()[0]
-        except (OSError, IndexError):
+            lines = [line.split() for line in self.checksum_path.read_text().splitlines() if line]
+        except OSError:
+            lines = []
+        found = {("manifest" if name.endswith(".json") else "dump"): digest
+                 for digest, name in (line for line in lines if len(line) == 2)}  # fmt: skip
+        if "dump" not in found:
             raise OpsError(
                 f"{self.path} has no checksum file {self.checksum_path.name}: an unfinished "
                 "or foreign dump, not restored"
-            ) from None
+            )
+        return found
 
 
 def stamp(now: dt.datetime) -> str:
@@ -74,15 +82,21 @@ def sha256_of(path: Path) -> str:
 
 
 def verify(dump: Dump) -> None:
-    """Raise unless the dump's bytes are exactly the ones the backup sealed."""
-    expected = dump.expected_checksum()
+    """Raise unless the dump's bytes (and its manifest's) are exactly the ones the backup sealed."""
+    expected = dump.expected_checksums()
     if not dump.path.is_file():
         raise OpsError(f"{dump.path} does not exist")
     actual = sha256_of(dump.path)
-    if actual != expected:
+    if actual != expected["dump"]:
         raise OpsError(
             f"{dump.path} does not match its checksum (sha256 {actual[:12]}…, expected "
-            f"{expected[:12]}…): the file is damaged or incomplete; use an older dump"
+            f"{expected['dump'][:12]}…): the file is damaged or incomplete; use an older dump"
+        )
+    manifest = expected.get("manifest")
+    if manifest and dump.manifest_path.is_file() and sha256_of(dump.manifest_path) != manifest:
+        raise OpsError(
+            f"{dump.manifest_path} does not match its checksum: the row counts it holds "
+            "cannot be trusted; use an older dump"
         )
 
 
@@ -158,7 +172,9 @@ def seal(dump_partial: Path, final: Dump, manifest: dict) -> None:
         os.fsync(handle.fileno())
     dump_partial.replace(final.path)
     write_atomically(final.manifest_path, json.dumps(manifest, indent=2) + "\n")
-    write_atomically(final.checksum_path, f"{manifest['sha256']}  {final.path.name}\n")
+    lines = [f"{manifest['sha256']}  {final.path.name}",
+             f"{sha256_of(final.manifest_path)}  {final.manifest_path.name}"]  # fmt: skip
+    write_atomically(final.checksum_path, "\n".join(lines) + "\n")
     fsync_directory(final.path.parent)
 
 

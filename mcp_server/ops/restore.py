@@ -113,6 +113,8 @@ class DumpRestore:
                 scratch.compare_counts(expected, rows)
                 say(f"row counts match the dump ({sum(expected.values())} rows in "
                     f"{len(expected)} tables)")  # fmt: skip
+            else:
+                say(f"no {self.dump.manifest_path.name} beside the dump: row counts not compared")
             applied = self.migrate(scratch.url_of(self.url, new))
             if applied:
                 say(f"applied migrations {', '.join(applied)}")

@@ -52,7 +52,8 @@ def test_the_backup_script_writes_a_dump_pg_restore_reads(host, expected):
     assert listing.rc == 0 and "TABLE public l0_raw" in listing.stdout
     folder, name = written.rsplit("/", 1)
     checked = host.run(f"cd {shlex.quote(folder)} && sha256sum -c {shlex.quote(name)}.sha256")
-    assert checked.rc == 0 and checked.stdout.strip() == f"{name}: OK", checked.stdout
+    assert checked.rc == 0, checked.stdout  # the dump and its manifest (row counts)
+    assert checked.stdout.split() == [f"{name}:", "OK", f"{name}.json:", "OK"], checked.stdout
 
 
 def test_the_newest_good_backup_is_fresh(host, expected):

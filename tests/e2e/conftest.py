@@ -15,7 +15,19 @@ import pytest
 
 from provisioning import testhost
 from provisioning.settings import resolve
+from tests.conftest import SHARED_HOST_MODULES
 from tests.support.deployment import FAULT_SETTINGS, REPO, TIMES, Deployment, run, write_inventory
+
+
+def pytest_collection_modifyitems(items):
+    """A module that uses the shared host must run on that host's xdist worker."""
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        if "deployment" in item.fixturenames and module not in SHARED_HOST_MODULES:
+            raise pytest.UsageError(
+                f"{module} uses the shared deployed host: add it to SHARED_HOST_MODULES "
+                "in tests/conftest.py"
+            )
 
 
 @pytest.fixture(scope="session")

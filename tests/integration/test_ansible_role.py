@@ -6,6 +6,7 @@ fail in the settings checks, before a task that could change anything.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -69,7 +70,8 @@ def _playbook(tmp_path: Path, *extra: str, **host_vars) -> subprocess.CompletedP
     inventory.write_text(yaml.safe_dump({"cognitive_memory": {"hosts": hosts}}))
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp")}
     env.pop("ANSIBLE_CONFIG", None)
-    command = [str(PLAYBOOK), "-i", str(inventory), str(ANSIBLE / "site.yml"), *extra]
+    # --check: should the preflight ever let a bad setting through, this machine stays as it is
+    command = [str(PLAYBOOK), "-i", str(inventory), str(ANSIBLE / "site.yml"), "--check", *extra]
     return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -101,14 +103,39 @@ def test_bad_settings_stop_the_playbook_before_any_change(tmp_path, extra, host_
     assert "Install the system packages" not in output, output[-3000:]
 
 
+# Run in a child process: importing ansible replaces sys.intern for the whole interpreter,
+# which breaks torch (the local embedder) in later tests of the same run.
+LOOKUP_SECRETS = """
+import json, sys
+from ansible.parsing.dataloader import DataLoader
+from ansible.parsing.vault import VaultSecret
+from ansible.plugins.loader import lookup_loader
+from ansible.template import Templar
+
+request = json.load(sys.stdin)
+loader = DataLoader()
+loader.set_vault_secrets([("default", VaultSecret(request["password"].encode()))])
+lookup_loader.add_directory(request["plugins"])
+lookup = lookup_loader.get("cogmem_settings", loader=loader, templar=Templar(loader=loader))
+try:
+    [found] = lookup.run(["secrets"], variables=request["variables"])
+    print(json.dumps({"found": found}))
+except Exception as error:
+    print(json.dumps({"error": str(error)}))
+"""
+
+
+def lookup_secrets(variables: dict, password: str) -> dict:
+    request = {"password": password, "plugins": str(ROLE / "lookup_plugins"),
+               "variables": variables}  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", LOOKUP_SECRETS], input=json.dumps(request),
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 @pytest.mark.skipif(not PLAYBOOK.exists(), reason="the ansible extra is not installed")
 def test_the_secrets_file_may_be_an_ansible_vault(tmp_path, monkeypatch):
     """The role reads the deployer's keys like the pyinfra deploy; a Vault file is decrypted."""
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.parsing.vault import VaultSecret
-    from ansible.plugins.loader import lookup_loader
-    from ansible.template import Templar
-
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-from-the-environment")
     secrets_file = tmp_path / "secrets.yml"
@@ -124,16 +151,10 @@ def test_the_secrets_file_may_be_an_ansible_vault(tmp_path, monkeypatch):
     )
     assert secrets_file.read_text().startswith("$ANSIBLE_VAULT")
 
-    loader = DataLoader()
-    loader.set_vault_secrets([("default", VaultSecret(b"correct horse battery staple"))])
-    lookup_loader.add_directory(str(ROLE / "lookup_plugins"))
-    lookup = lookup_loader.get("cogmem_settings", loader=loader, templar=Templar(loader=loader))
     variables = {**DEFAULTS, "cogmem_secrets_file": str(secrets_file)}
-    [found] = lookup.run(["secrets"], variables=variables)
-    assert found == {
+    assert lookup_secrets(variables, "correct horse battery staple") == {"found": {
         "OPENAI_API_KEY": "sk-from-the-vault",
         "ANTHROPIC_API_KEY": "sk-ant-from-the-environment",  # the environment wins, as in pyinfra
-    }
+    }}  # fmt: skip
     secrets_file.chmod(0o644)
-    with pytest.raises(Exception, match="chmod 600"):
-        lookup.run(["secrets"], variables=variables)
+    assert "chmod 600" in lookup_secrets(variables, "correct horse battery staple")["error"]

@@ -142,13 +142,26 @@ def test_the_restore_test_compares_counts_and_finds_an_insight(appliance):
     assert f"{appliance.database}__restore_test" not in databases(appliance.url)
 
 
+def reseal_manifest(dump: str) -> None:
+    """Seal a changed manifest as the backup would have (a dump whose counts do not add up)."""
+    import hashlib
+
+    lines = Path(f"{dump}.sha256").read_text().splitlines()
+    digest = hashlib.sha256(Path(f"{dump}.json").read_bytes()).hexdigest()
+    lines[1] = f"{digest}  {Path(dump).name}.json"
+    Path(f"{dump}.sha256").write_text("\n".join(lines) + "\n")
+
+
 def test_a_restore_that_does_not_add_up_leaves_the_live_database(appliance):
     add_turns(appliance.url, "kept")
     dump = backup(appliance)
     manifest = json.loads(Path(f"{dump}.json").read_text())
-    manifest["rows"]["l0_raw"] = 5  # the restored copy will not match
+    manifest["rows"]["l0_raw"] = 5  # the restored copy will not match ...
     Path(f"{dump}.json").write_text(json.dumps(manifest))
     add_turns(appliance.url, "live")
+    tampered = appliance.run("restore", "--yes", dump)  # ... a changed manifest is refused,
+    assert tampered.returncode == 2 and ".json does not match its checksum" in tampered.stderr
+    reseal_manifest(dump)  # ... and one sealed that way fails the row count comparison
     done = appliance.run("restore", "--yes", dump)
     assert done.returncode == 2 and "row counts differ" in done.stderr
     assert turns(appliance.url) == ["kept", "live"]
@@ -320,6 +333,7 @@ def test_a_stale_backup_is_alerted(appliance, mailbox):
     manifest = json.loads(Path(f"{dump}.json").read_text())
     manifest["created_at"] = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=30)).isoformat()
     Path(f"{dump}.json").write_text(json.dumps(manifest))
+    reseal_manifest(dump)  # as if it had been made 30 h ago
     check = [*PYTHON_CLI, "backup", "check", "--max-age-hours", "26"]
     done = appliance.run("job", "backup-check", "--", *check)
     assert done.returncode == 1

@@ -427,3 +427,15 @@ async def test_episode_lookup_uses_the_hnsw_index(conn):
     statement = psycopg.sql.SQL(episodes._SIMILAR).format(dim=psycopg.sql.Literal(DIM))
     params = {"embedding": l2.Vector(await embed("x")), "min_similarity": 0.7, "limit": 3}
     assert f"episode_memory_embedding_{DIM}_hnsw" in await plan(conn, statement, params)
+
+
+async def test_a_query_of_words_too_common_to_narrow_anything_leaves_the_vector_branch_alone(
+    conn, small_common_limits, monkeypatch
+):
+    await common_words_table(conn)
+    # 'the user said' is expected in about 37 rows: above this limit the keyword branch
+    # matches nothing instead of reading every one of them (the latency tail at 100k).
+    monkeypatch.setattr(l2, "MATCH_LIMIT", 10)
+    assert await l2.hybrid_search(conn, **words_only("the user said", top_k=50)) == []
+    hits = await l2.hybrid_search(conn, **query("the user said", await embed("the user said")))
+    assert hits and all(hit.keyword_rank is None for hit in hits)

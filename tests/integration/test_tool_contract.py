@@ -144,3 +144,16 @@ async def test_the_low_density_warning_counts_numbers_ips_and_times_as_content(
         {"content": content, "source_ids": [turn.structured_content["id"]]},
     )
     assert (stored.structured_content["warning"] is not None) is warned
+
+
+@pytest.mark.parametrize("enabled", [False, True], ids=["evaluation-off", "evaluation-on"])
+async def test_a_tool_that_cannot_work_here_says_so_in_its_description(migrated_database, enabled):
+    settings, url = migrated_database
+    evaluation = settings.evaluation.model_copy(update={"enabled": enabled})
+    settings = settings.model_copy(update={"evaluation": evaluation})
+    async with Client(build_server(Runtime(settings, url)), cache=None) as client:
+        tools = {tool.name: tool.description for tool in (await client.list_tools()).tools}
+    says_unavailable = {name for name, text in tools.items() if "Not available in this" in text}
+    assert says_unavailable == (
+        set() if enabled else {"evaluate_answer", "store_dual_judge_scores"}
+    )

@@ -1,0 +1,181 @@
+"""Concurrent clients over Streamable HTTP: throughput, latency and the server's peak RSS.
+
+The server runs as the systemd unit runs it (`cognitive-memory serve --transport http`, bearer
+token, development config with the hashing embedder) on a private embedded cluster. The
+store is filled with generated insights (bench/hybrid_search.py's loader, HNSW built after
+the load), then 1 and then N clients, each its own official MCP client session over HTTP,
+send hybrid_search calls (top 10) back to back. Throughput is calls per second of wall time;
+RSS is the server process (not PostgreSQL), sampled every 50 ms.
+
+    python bench/http_concurrency.py [--insights 10000] [--clients 1 16] [--calls 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import anyio
+import psutil
+from rich.console import Console
+from rich.table import Table
+
+from bench import results_file
+from bench.hybrid_search import Sentences, load, percentiles
+
+REPO = Path(__file__).resolve().parents[1]
+TOKEN = "bench-token-0123456789abcdef"
+console = Console(stderr=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"the server did not listen on {port} within {timeout} s")
+
+
+class PeakRss:
+    """The largest resident set size of one process while the block runs."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(0.05)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+async def clients(url: str, count: int, queries: list[str]) -> tuple[list[float], float]:
+    from mcp_server.client import connect
+
+    latencies: list[float] = []
+
+    async def one(offset: int) -> None:
+        async with connect(url=url, token=TOKEN, environment="development") as client:
+            for i in range(len(queries)):
+                query = queries[(offset + i) % len(queries)]
+                started = time.perf_counter()
+                result = await client.call_tool("hybrid_search", {"query_text": query, "top_k": 10})
+                latencies.append((time.perf_counter() - started) * 1000)
+                assert not result.is_error, result.content
+
+    started = time.perf_counter()
+    async with anyio.create_task_group() as group:
+        for offset in range(count):
+            group.start_soon(one, offset * 7)
+    return latencies, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--insights", type=int, default=10_000)
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 16])
+    parser.add_argument("--calls", type=int, default=50, help="hybrid_search calls per client")
+    args = parser.parse_args()
+    machine_text = results_file.machine()
+    folder = Path(tempfile.mkdtemp(prefix="cogmem-http-bench-"))
+    os.environ["COGMEM_DATA_DIR"] = str(folder / "data")
+    config = folder / "config"
+    config.mkdir()
+    shutil.copy(REPO / "config" / "config.yaml", config / "config.yaml")
+    (config / ".env.development").write_text(f"MCP_HTTP_TOKEN={TOKEN}\n")
+    (config / ".env.development").chmod(0o600)
+    port = free_port()
+    env = {**os.environ, "COGMEM_CONFIG_DIR": str(config), "COGMEM_LOG_LEVEL": "WARNING"}
+    env.pop("ENVIRONMENT", None)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mcp_server.cli",
+            "serve",
+            "--transport",
+            "http",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stderr=(folder / "server.log").open("w"),
+    )
+    rows = []
+    try:
+        wait_for_port(port)
+        from mcp_server.db.embedded import embedded_url
+        from mcp_server.providers.hashing import HashingEmbedder
+
+        console.print(f"loading {args.insights:,} insights…")
+        load(embedded_url("cognitive_memory_dev"), args.insights, HashingEmbedder(dimension=384))
+        sentences = Sentences(seed=3)
+        queries = [sentences.make(2, 3) for _ in range(args.calls)]
+        url = f"http://127.0.0.1:{port}/mcp"
+        anyio.run(clients, url, 1, queries[:5])  # warm the pool and the planner
+        for count in args.clients:
+            with PeakRss(server.pid) as rss:
+                latencies, wall = anyio.run(clients, url, count, queries)
+            stats = percentiles(latencies)
+            rows.append(
+                [
+                    count,
+                    len(latencies),
+                    round(len(latencies) / wall, 1),
+                    round(stats["p50_ms"], 1),
+                    round(stats["p95_ms"], 1),
+                    round(stats["p99_ms"], 1),
+                    round(rss.peak / 2**20),
+                ]
+            )
+            console.print(f"{count} clients: {rows[-1]}")
+    finally:
+        server.terminate()
+        server.wait(30)
+        shutil.rmtree(folder, ignore_errors=True)
+    columns = ["clients", "calls", "calls/s", "p50 ms", "p95 ms", "p99 ms", "server peak RSS MiB"]
+    table = Table(title=f"hybrid_search over Streamable HTTP, {args.insights:,} insights")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(*map(str, row))
+    Console().print(table)
+    results_file.write(
+        "http_concurrency",
+        title=f"Concurrent clients over Streamable HTTP (bearer token), hybrid_search top 10, "
+        f"{args.insights:,} insights, 384 dims, hashing embedder",
+        columns=columns,
+        rows=rows,
+        versions=results_file.versions("mcp", "uvicorn", "psycopg"),
+        machine_text=machine_text,
+    )
+
+
+if __name__ == "__main__":
+    main()
