@@ -121,7 +121,7 @@ def versions() -> dict[str, str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--insights", type=int, nargs="+", default=[0, 100_000])
+    parser.add_argument("--insights", type=int, nargs="+", default=[0])
     args = parser.parse_args()
     testhost.check_requirements()
     folder = Path(tempfile.mkdtemp(prefix="cogmem-bench-recovery-"))
