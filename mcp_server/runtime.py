@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from dataclasses import dataclass
+from functools import wraps
 
 from mcp_server.config import Settings, load_settings
 from mcp_server.db import migrator
 from mcp_server.db.connection import connect, database_url
-from mcp_server.errors import UserError
+from mcp_server.errors import UserError, user_errors
 from mcp_server.log import configure_logging
 
 log = logging.getLogger("mcp_server")
@@ -72,3 +74,31 @@ def start(environment: str | None = None) -> Runtime:
         },
     )
     return runtime
+
+
+def database_command(*, autocommit: bool = False):
+    """A command-line command that takes (conn, settings) first: settings loaded without API
+    keys, one checked connection, and a user-fixable error as one line with exit 2."""
+
+    def decorate(command):
+        @wraps(command)
+        def wrapper(*args, **kwargs):
+            @user_errors
+            def run():
+                loaded = load(log_level="WARNING", providers=False)
+                url = loaded.database_url
+                with connect(loaded.settings, url=url, autocommit=autocommit) as conn:
+                    return command(conn, loaded.settings, *args, **kwargs)
+
+            return run()
+
+        # typer reads the signature: show it the options, not the injected conn and settings,
+        # with their types resolved here (the command's module knows their names, not this one).
+        signature = inspect.signature(command, eval_str=True)
+        parameters = list(signature.parameters.values())[2:]
+        wrapper.__signature__ = signature.replace(parameters=parameters)
+        wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
+        del wrapper.__wrapped__
+        return wrapper
+
+    return decorate

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import inspect
 import json
-from functools import wraps
 
 import typer
 from rich.console import Console
@@ -12,34 +10,12 @@ from rich.table import Table
 
 from mcp_server.budget import alerts as alerting
 from mcp_server.budget import report
-from mcp_server.errors import user_errors
+from mcp_server.runtime import database_command
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output")
 DAYS_OPTION = typer.Option(30, "--days", min=1, max=3660, help="How many days back")
-
-
-def with_database(command):
-    """Load the environment, open one checked connection, map user errors to exit 2."""
-
-    @wraps(command)
-    def wrapper(*args, **kwargs):
-        from mcp_server.db.connection import connect
-        from mcp_server.runtime import load
-
-        @user_errors
-        def run():
-            loaded = load(log_level="WARNING", providers=False)
-            with connect(loaded.settings, url=loaded.database_url) as conn:
-                return command(conn, loaded.settings, *args, **kwargs)
-
-        return run()
-
-    # typer reads the signature: show it the options, not the injected conn and settings.
-    signature = inspect.signature(command)
-    wrapper.__signature__ = signature.replace(parameters=list(signature.parameters.values())[2:])
-    del wrapper.__wrapped__
-    return wrapper
+with_database = database_command()
 
 
 def _table(title: str, rows: list[dict]) -> Table:

@@ -7,50 +7,22 @@ golden add|import|export|list|remove|bootstrap: the golden test set of the drift
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import json
 import sys
-from functools import wraps
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from mcp_server.errors import report, user_errors
 from mcp_server.evaluation import golden, ground_truth, staged_judge
+from mcp_server.runtime import database_command
 
 judge_app = typer.Typer(no_args_is_help=True, help="The staged dual judge and its ground truth.")
 golden_app = typer.Typer(no_args_is_help=True, help="The golden test set of the drift check.")
 JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output")
-DOMAIN_ERRORS = (golden.GoldenSetError, ground_truth.CorrectionError)
-
-
-def with_database(command):
-    """Load settings (no API keys needed), open one checked connection, errors exit 2."""
-
-    @wraps(command)
-    def wrapper(*args, **kwargs):
-        from mcp_server.db.connection import connect
-        from mcp_server.runtime import load
-
-        @user_errors
-        def run():
-            loaded = load(log_level="WARNING", providers=False)
-            with connect(loaded.settings, url=loaded.database_url, autocommit=True) as conn:
-                try:
-                    return command(conn, loaded.settings, *args, **kwargs)
-                except DOMAIN_ERRORS as error:
-                    report(error)
-                    raise SystemExit(2) from None
-
-        return run()
-
-    # typer reads the signature: show it the options, not the injected conn and settings.
-    signature = inspect.signature(command)
-    wrapper.__signature__ = signature.replace(parameters=list(signature.parameters.values())[2:])
-    del wrapper.__wrapped__
-    return wrapper
+# Autocommit: each command sets its own transactions (an import is all or nothing).
+with_database = database_command(autocommit=True)
 
 
 def _now() -> dt.datetime:

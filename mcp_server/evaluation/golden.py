@@ -13,10 +13,12 @@ from dataclasses import asdict, dataclass
 
 import psycopg
 
+from mcp_server.errors import UserError
+
 QUERY_TYPES = ("short", "medium", "long")
 
 
-class GoldenSetError(Exception):
+class GoldenSetError(UserError):
     """Input the golden set refuses; the message names the line or id. Nothing changed."""
 
 

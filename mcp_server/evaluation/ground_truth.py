@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from mcp_server.errors import UserError
 from mcp_server.evaluation.kappa import Agreement, relevant
 
 
@@ -86,7 +87,7 @@ async def insert(
     return (await cursor.fetchone())[0]
 
 
-class CorrectionError(Exception):
+class CorrectionError(UserError):
     """A correction that does not fit its row; nothing was changed."""
 
 
