@@ -24,8 +24,6 @@ from pathlib import Path
 import psycopg
 from pgvector.psycopg import register_vector
 from psycopg import sql
-from rich.console import Console
-from rich.table import Table
 
 from bench import results_file
 
@@ -128,12 +126,9 @@ def main() -> None:
         rows = [measure(n, admin_url, Path(data)) for n in SIZES]
     columns = ["insights", "dump MB", "plain dump+restore s", "backup s", "restore test s",
                "restore s", "(backup+restore)/plain"]  # fmt: skip
-    table = Table(title=f"Backup and restore on the embedded PostgreSQL ({DIM}-dim vectors)")
-    for column in columns:
-        table.add_column(column, justify="right")
-    for row in rows:
-        table.add_row(*map(str, row))
-    Console().print(table)
+    results_file.show(
+        f"Backup and restore on the embedded PostgreSQL ({DIM}-dim vectors)", columns, rows
+    )
     results_file.write(
         "backup_restore",
         title="Backup and restore wall times (embedded PostgreSQL, HNSW rebuilt on restore)",

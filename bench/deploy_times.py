@@ -20,8 +20,6 @@ import time
 from pathlib import Path
 
 import yaml
-from rich.console import Console
-from rich.table import Table
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -100,12 +98,7 @@ def main() -> None:
         rows.append([tool, figures["first"], first_goal, figures["noop"], noop_goal,
                      figures["load"]])  # fmt: skip
     columns = ["tool", "first run s", "goal s", "no-op s", "goal s", "load average at start"]
-    table = Table(title="Deploy wall times on a fresh throwaway Debian 13 host")
-    for column in columns:
-        table.add_column(column, justify="left" if column == "tool" else "right")
-    for row in rows:
-        table.add_row(*map(str, row))
-    Console().print(table)
+    results_file.show("Deploy wall times on a fresh throwaway Debian 13 host", columns, rows)
     path = results_file.write(
         "deploy_times",
         title="Deploy wall times: first run on a fresh host, then a no-op re-run",

@@ -25,7 +25,6 @@ import psycopg
 from mcp import Client
 from pydantic import SecretStr
 from rich.console import Console
-from rich.table import Table
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -99,17 +98,13 @@ def main() -> None:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     columns = ["judge_concurrency", "judge calls", "median wall s", "inside 60 s",
                "progress notifications"]  # fmt: skip
-    table = Table(title=f"store_dual_judge_scores, {args.docs} docs, latency "
-                        f"{LATENCY_S[0]}-{LATENCY_S[1]} s per call")  # fmt: skip
-    for column in columns:
-        table.add_column(column, justify="right")
-    for row in rows:
-        table.add_row(*map(str, row))
-    Console().print(table)
     from bench import results_file
 
+    title = (f"store_dual_judge_scores, {args.docs} docs, latency "
+             f"{LATENCY_S[0]}-{LATENCY_S[1]} s per call")  # fmt: skip
+    results_file.show(title, columns, rows)
     results_file.write(
-        "dual_judge", title=table.title, columns=columns, rows=rows,
+        "dual_judge", title=title, columns=columns, rows=rows,
         versions=results_file.versions("mcp", "openai", "anthropic"),
         details={"latency_s": LATENCY_S, "docs": args.docs},
     )  # fmt: skip

@@ -27,7 +27,6 @@ import anyio
 import yaml
 from mcp import Client, StdioServerParameters
 from rich.console import Console
-from rich.table import Table
 
 from bench import results_file
 from bench.hybrid_search import percentiles
@@ -122,12 +121,7 @@ def main() -> None:
     rows.append(
         ["first hybrid_search after start", round(outcome["first_search_ms"], 1), None, None]
     )
-    table = Table(title=f"MCP over stdio, local MiniLM, LoCoMo {args.conversation}")
-    for column in columns:
-        table.add_column(column, justify="left" if column == "call" else "right")
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    Console().print(table)
+    results_file.show(f"MCP over stdio, local MiniLM, LoCoMo {args.conversation}", columns, rows)
     results_file.write(
         "e2e_search",
         title=f"End to end through the MCP client over stdio, local MiniLM embedding included, "

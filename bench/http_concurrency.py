@@ -26,7 +26,6 @@ from pathlib import Path
 import anyio
 import psutil
 from rich.console import Console
-from rich.table import Table
 
 from bench import results_file
 from bench.hybrid_search import Sentences, load, percentiles
@@ -160,12 +159,9 @@ def main() -> None:
         server.wait(30)
         shutil.rmtree(folder, ignore_errors=True)
     columns = ["clients", "calls", "calls/s", "p50 ms", "p95 ms", "p99 ms", "server peak RSS MiB"]
-    table = Table(title=f"hybrid_search over Streamable HTTP, {args.insights:,} insights")
-    for column in columns:
-        table.add_column(column, justify="right")
-    for row in rows:
-        table.add_row(*map(str, row))
-    Console().print(table)
+    results_file.show(
+        f"hybrid_search over Streamable HTTP, {args.insights:,} insights", columns, rows
+    )
     results_file.write(
         "http_concurrency",
         title=f"Concurrent clients over Streamable HTTP (bearer token), hybrid_search top 10, "

@@ -34,7 +34,6 @@ from mcp import Client
 from pgvector.psycopg import register_vector
 from pydantic import SecretStr
 from rich.console import Console
-from rich.table import Table
 
 from bench import results_file
 
@@ -276,14 +275,11 @@ def table_rows(results: list[dict]) -> list[list]:
 def report(
     results: list[dict], args: argparse.Namespace, machine_text: str, admin_url: str
 ) -> None:
-    table = Table(
-        title=f"hybrid_search over MCP (in memory), top_k={TOP_K}, {args.queries} queries"
+    results_file.show(
+        f"hybrid_search over MCP (in memory), top_k={TOP_K}, {args.queries} queries",
+        COLUMNS,
+        table_rows(results),
     )
-    for column in COLUMNS:
-        table.add_column(column, justify="left" if column == "search" else "right")
-    for row in table_rows(results):
-        table.add_row(*("" if v is None else str(v) for v in row))
-    Console().print(table)
     fits = {
         f"{dim} dims": {key: growth(results, dim, key) for key in ("p50_ms", "p99_ms")}
         for dim in args.dims

@@ -29,7 +29,6 @@ from pathlib import Path
 import anyio
 from mcp import Client, StdioServerParameters
 from rich.console import Console
-from rich.table import Table
 
 from bench import results_file
 from bench.e2e_search import local_config
@@ -186,12 +185,7 @@ def main() -> None:
         round(a / b, 2) if isinstance(a, float) and b else None
         for a, b in zip(rows[0][1:], rows[1][1:], strict=True)
     )])  # fmt: skip
-    table = Table(title=f"stdio, local MiniLM, LoCoMo {args.conversation}")
-    for column in columns:
-        table.add_column(column, justify="left" if column == "server" else "right")
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    Console().print(table)
+    results_file.show(f"stdio, local MiniLM, LoCoMo {args.conversation}", columns, rows)
     results_file.write(
         "peer_e2e",
         title=f"Against the peer mcp-memory-service 12.4.0, both over stdio with the same local "

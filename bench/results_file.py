@@ -52,6 +52,19 @@ def versions(*packages: str, postgres_url: str | None = None) -> dict[str, str]:
     return found
 
 
+def show(title: str, columns: list[str], rows: list[list]) -> None:
+    """Print the rows as a table: the first column names the row, the rest are figures."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for i, column in enumerate(columns):
+        table.add_column(column, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*("" if value is None else str(value) for value in row))
+    Console(width=max(Console().width, 130)).print(table)
+
+
 def write(
     name: str,
     *,
