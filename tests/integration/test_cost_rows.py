@@ -47,15 +47,20 @@ def test_the_drift_check_logs_its_query_embeddings(paid):
     assert cost_rows(runtime.database_url) == [("openai_embeddings", 1, 3)]
 
 
+def add_old_insights(conn, count: int) -> None:
+    """Insights embedded by another model: re-embed and import must embed them anew."""
+    conn.execute(
+        "INSERT INTO l2_insights (content, embedding, embedding_model) "
+        "SELECT 'insight ' || i, array_fill(0.1, ARRAY[8])::vector, 'old' "
+        "FROM generate_series(0, %s - 1) AS i",
+        [count],
+    )
+
+
 def test_reembed_logs_every_batch(paid):
     runtime, _ = paid
     with psycopg.connect(runtime.database_url, autocommit=True) as conn:
-        for i in range(3):
-            conn.execute(
-                "INSERT INTO l2_insights (content, embedding, embedding_model) "
-                "VALUES (%s, array_fill(0.1, ARRAY[8])::vector, 'old')",
-                [f"insight {i}"],
-            )
+        add_old_insights(conn, 3)
     anyio.run(cli._reembed, runtime, 2, False)
     assert cost_rows(runtime.database_url) == [("openai_embeddings", 1, 4),
                                                ("openai_embeddings", 1, 2)]  # fmt: skip
@@ -67,12 +72,7 @@ def test_import_logs_its_embeddings(paid, tmp_path):
 
     runtime, _ = paid
     with psycopg.connect(runtime.database_url, autocommit=True) as conn:
-        for i in range(3):
-            conn.execute(
-                "INSERT INTO l2_insights (content, embedding, embedding_model) "
-                "VALUES (%s, array_fill(0.1, ARRAY[8])::vector, 'old')",
-                [f"insight {i}"],
-            )
+        add_old_insights(conn, 3)
         export_l2(conn, tmp_path / "export", runtime.settings.database.name)
         conn.execute("DELETE FROM l2_insights")
     anyio.run(cli_ops._import, runtime, tmp_path / "export", None, 2, True)
