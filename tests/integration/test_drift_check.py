@@ -9,7 +9,6 @@ import json
 import anyio
 import psycopg
 import pytest
-from aiosmtpd.controller import Controller
 from pgvector import Vector
 from pgvector.psycopg import register_vector, register_vector_async
 from psycopg.types.json import Jsonb
@@ -20,6 +19,7 @@ from mcp_server.monitoring import drift_check
 from mcp_server.providers.hashing import HashingEmbedder
 from tests.support.evaluation import point_cli_at
 from tests.support.net import free_port
+from tests.support.ops import Mailbox
 
 FACTS = [
     "Ana drinks green tea every morning",
@@ -112,15 +112,6 @@ def test_drift_is_flagged_on_a_constructed_history(migrated_database):
     assert not anyio.run(measure_tolerant).drift_detected
 
 
-class Mailbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(envelope)
-        return "250 OK"
-
-
 def test_the_cron_entry_point_exits_1_on_drift_and_alerts_by_mail(cli_env, monkeypatch, capsys):
     ids = seed_insights(cli_env)
     cli("golden", "add", "green tea", "--expected", str(ids[0]))
@@ -128,19 +119,14 @@ def test_the_cron_entry_point_exits_1_on_drift_and_alerts_by_mail(cli_env, monke
     assert "baseline none yet" in capsys.readouterr().out
     with psycopg.connect(cli_env, autocommit=True) as conn:
         conn.execute("UPDATE model_drift_log SET date = current_date - 1, precision_at_5 = 0.6")
-    mailbox = Mailbox()
-    smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
-    smtp.start()
-    try:
+    with Mailbox() as mailbox:
         monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
-        monkeypatch.setenv("SMTP_PORT", str(smtp.port))
+        monkeypatch.setenv("SMTP_PORT", str(mailbox.port))
         monkeypatch.setenv("ALERT_EMAIL_TO", "owner@example.org")
         assert drift_check.main(["--json"]) == 1
-    finally:
-        smtp.stop()
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["drift_detected"] and result["alerted_via"] == ["email"]
-    assert b"DRIFT" in mailbox.messages[0].content
+    assert "DRIFT" in mailbox.messages[0].as_string()
     with psycopg.connect(cli_env) as conn:
         assert conn.execute("SELECT count(*) FROM model_drift_log").fetchone() == (2,)
 
