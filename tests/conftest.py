@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import os
 import shutil
@@ -119,20 +120,26 @@ def cluster_admin_url(embedded_data_dir) -> str:
     return embedded_url("postgres")
 
 
-@pytest.fixture
-def fresh_database(cluster_admin_url):
-    """Create an empty database on the embedded cluster; yield its (name, url); drop it."""
+@contextlib.contextmanager
+def scratch_database(admin_url: str):
+    """An empty database on the embedded cluster: yields (name, url), then drops it."""
     name = f"test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(cluster_admin_url, autocommit=True) as admin:
+    with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = cluster_admin_url.replace("/postgres?", f"/{name}?")
     try:
-        yield name, url
+        yield name, admin_url.replace("/postgres?", f"/{name}?")
     finally:
-        with psycopg.connect(cluster_admin_url, autocommit=True) as admin:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+@pytest.fixture
+def fresh_database(cluster_admin_url):
+    """Create an empty database on the embedded cluster; yield its (name, url); drop it."""
+    with scratch_database(cluster_admin_url) as database:
+        yield database
 
 
 def settings_for(database: str, url: str, environment: str = "development", **sections) -> Settings:

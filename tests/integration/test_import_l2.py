@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 
 import psycopg
 import pytest
 from dulwich import porcelain
 from dulwich.repo import Repo
-from psycopg import sql
 
 from mcp_server.db import migrator
 from mcp_server.ops.export_retention import prune_history
 from mcp_server.ops.importer import read_export
+from tests.conftest import scratch_database
 from tests.support.ops import make_appliance
 
 pytestmark = pytest.mark.timeout(180)
@@ -24,15 +23,10 @@ CURRENT_MODEL = "hashing-lexical-v1"  # the development configuration's embedder
 @pytest.fixture
 def second_database(cluster_admin_url):
     """An empty migrated database to replay into (the host after a disaster)."""
-    name = f"test_import_{time.time_ns() % 10**9}"
-    with psycopg.connect(cluster_admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = cluster_admin_url.replace("/postgres?", f"/{name}?")
-    with psycopg.connect(url, autocommit=True) as conn:
-        migrator.migrate(conn, embedding_dim=384)
-    yield name, url
-    with psycopg.connect(cluster_admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    with scratch_database(cluster_admin_url) as (name, url):
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrator.migrate(conn, embedding_dim=384)
+        yield name, url
 
 
 def add_insight(url: str, content: str) -> int:
