@@ -206,7 +206,9 @@ def test_a_fresh_host_comes_back_from_the_newest_dump_on_the_backup_host(scene):
         cogmem_backup_name=scene.a.host.name, cogmem_restore_from="dump",
     )  # fmt: skip
     result = recovery.deploy(d)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+    output = result.stdout + result.stderr
+    failed = [line for line in output.splitlines() if scene.d.name in line and "rror" in line]
+    assert result.returncode == 0, "\n".join(failed) + output[-3000:]
     assert d.query("SELECT id, content FROM l0_raw ORDER BY id") == rows  # nothing after it
     found = d.call("hybrid_search", {"query_text": "lighthouse keeper log", "top_k": 3})
     assert found["results"][0]["id"] == insight
