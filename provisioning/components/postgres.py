@@ -20,13 +20,13 @@ def postgres() -> None:
     etc = f"/etc/postgresql/{version}/main"
 
     # Install: the package creates and starts the cluster at once, on the first port no other
-    # cluster of this host uses (5432). Given its own address and port first, it never binds
-    # one that something else holds (another host sharing the network): that start failed and
-    # systemd waited on it forever, and the install with it.
+    # cluster of this host uses (5432). Given its own port first, it never binds one that
+    # something else holds (another host sharing the network): that start failed and systemd
+    # waited on it forever, and the install with it.
     files.template(
-        name=f"Give the cluster the package creates {s['postgresql_listen_address']}:"
-        f"{s['postgresql_port']} (createcluster.d)",
-        src=template("postgresql.conf.j2"),
+        name=f"Give the cluster the package creates the port {s['postgresql_port']} "
+        "(createcluster.d)",
+        src=template("postgresql-createcluster.conf.j2"),
         dest="/etc/postgresql-common/createcluster.d/cognitive-memory.conf",
         user="root",
         group="root",
