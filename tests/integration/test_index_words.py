@@ -122,9 +122,7 @@ async def test_context_is_the_neighbouring_turns_of_the_same_session(conn):
     ids = [(await l0.insert_turn(conn, *turn, {}))[0] for turn in spoken]
     middle = ids[4]  # "turn 3"
     words = await index_words.words_of(conn, [middle], "user: turn 3", context_turns=2)
-    assert words.context.splitlines() == [
-        "user: turn 1", "user: turn 2", "user: turn 4", "user: turn 5",
-    ]  # fmt: skip
+    assert words.context.splitlines() == ["turn 1", "turn 2", "turn 4", "turn 5"]
     assert (await index_words.words_of(conn, [middle], "x", context_turns=0)).context == ""
 
 
@@ -145,10 +143,7 @@ async def test_a_distilled_insight_keeps_its_unquoted_sources_at_full_weight(con
         "user: I also bought new shoes.",
         "20 January 2023 Friday",
     ]
-    assert words.context.splitlines() == [
-        "user: Did you go to the climbing gym?",
-        "assistant: Nice.",
-    ]
+    assert words.context.splitlines() == ["Did you go to the climbing gym?", "Nice."]
 
 
 async def test_a_new_turn_refreshes_the_context_of_the_insights_just_before_it(conn):
@@ -171,7 +166,7 @@ async def test_a_new_turn_refreshes_the_context_of_the_insights_just_before_it(c
     context = await (
         await conn.execute("SELECT context FROM l2_insights WHERE id = %s", [first])
     ).fetchone()
-    assert context[0].splitlines() == ["user: two", "user: three"]  # not four: too far
+    assert context[0].splitlines() == ["two", "three"]  # not four: too far
 
 
 async def embed(text: str) -> list[float]:
