@@ -15,6 +15,8 @@ from pgvector import Vector
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
+from mcp_server.db import session_settings
+
 # pgvector caps hnsw.ef_search at 1000, so more candidates than that cannot be promised.
 MAX_CANDIDATES = 1000
 
@@ -279,11 +281,7 @@ async def hybrid_search(conn: AsyncConnection, **query) -> list[SearchHit]:
     """
     statement, params = hybrid_query(**query)
     cursor = conn.cursor(row_factory=dict_row)
-    async with conn.transaction():
-        # set_config(..., true) is SET LOCAL with a bound value: it ends with the transaction.
-        await cursor.execute(
-            "SELECT set_config('hnsw.ef_search', %(ef)s, true)", {"ef": str(params["candidates"])}
-        )
+    async with session_settings.setting(conn, "hnsw.ef_search", str(params["candidates"])):
         await cursor.execute(statement, params)
         rows = await cursor.fetchall()
     return [SearchHit(**row) for row in rows]
