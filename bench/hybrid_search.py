@@ -201,7 +201,8 @@ def run_size(size: int, dimension: int, queries: list[str], admin_url: str) -> d
         )
         hnsw, hnsw_answers = asyncio.run(measure(server, queries))
         vectors = embedder.embed_sync(queries)
-        ef_search = max(settings.search.candidates, TOP_K * 4)  # what the tool sets
+        search = settings.search  # what the tool sets:
+        ef_search = max(search.candidates, TOP_K * 4, search.ef_search)
         recall = vector_recall(url, vectors, ef_search)
         brute = numpy_baseline(matrix, vectors)
         with psycopg.connect(url, autocommit=True) as conn:

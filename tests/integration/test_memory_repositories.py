@@ -307,6 +307,15 @@ async def test_ef_search_follows_each_search_on_one_connection(conn):
         assert len(await l2.hybrid_search(conn, **wide)) == candidates
 
 
+async def test_ef_search_is_the_configured_breadth_when_that_exceeds_the_candidates(conn):
+    await load_insights(conn, 50)
+    vector = await embed("topic 3")
+    await l2.hybrid_search(conn, **query("topic", vector, candidates=100), ef_search=150)
+    assert await scalar(conn, "SHOW hnsw.ef_search") == "150"
+    await l2.hybrid_search(conn, **query("topic", vector, candidates=200), ef_search=150)
+    assert await scalar(conn, "SHOW hnsw.ef_search") == "200"
+
+
 async def test_ef_search_inside_a_transaction_ends_with_it(migrated_database):
     _, url = migrated_database
     async with await psycopg.AsyncConnection.connect(url) as connection:  # not autocommit
