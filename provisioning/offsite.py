@@ -250,10 +250,12 @@ def pitr_restore(settings: dict[str, Any], wanted: str):
 
 @operation()
 def first_full_backup():
-    """Take a full pgBackRest backup unless the repository holds one (the base of recovery)."""
+    """Take a full pgBackRest backup unless the repository holds one of this cluster's database
+    (the base of recovery; a stanza taken over after a dump restore holds only older ones)."""
     info = host.get_fact(PgBackRestInfo, stanza=STANZA)
-    if info and info.get("backup"):
-        host.noop("the repository holds a backup")
+    current = max((db["id"] for db in (info or {}).get("db", [])), default=None)
+    if any(b["database"]["id"] == current for b in (info or {}).get("backup", [])):
+        host.noop("the repository holds a backup of this database")
         return
     yield StringCommand(
         "cd / && runuser -u postgres -- pgbackrest --stanza=cognitive-memory --type=full "
