@@ -13,9 +13,10 @@ non-root user with passwordless sudo. The two deploys run side by side, then:
   cron, schemas, extension versions, packages, the app's virtualenv, the pgBackRest and
   off-host copy settings with their keys' modes; the two backup hosts are alike too (account,
   folders, authorized keys). A difference fails with a readable diff;
-- disaster recovery by Ansible: rows written on the Ansible appliance, its PostgreSQL stopped,
-  a fresh host deployed by the playbook with `cogmem_restore_from: latest` from the backup host
-  finds them, answers hybrid_search and carries on archiving.
+- recovery by Ansible: rows written on the Ansible appliance and archived; a fresh host deployed
+  by the playbook with `cogmem_restore_from: latest` from the backup host's repository (in the
+  background while the checks above run, so the appliance stays up, as in a recovery drill)
+  finds them, answers hybrid_search and carries on archiving on a timeline of its own.
 
 All hosts are booted side by side and torn down at the end, also on failure.
 """
@@ -39,7 +40,7 @@ import yaml
 from provisioning import testhost
 from provisioning.inventories import demo_data, own_ports
 from provisioning.settings import resolve
-from tests.support import recovery
+from tests.support import recovery as recovery_support
 from tests.support.host_state import backup_host_snapshot, differences, snapshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
@@ -168,12 +169,12 @@ class Site:
 
 def boot(*names: str) -> list[testhost.TestHost]:
     """Boot hosts side by side, each with the sudo user; all torn down if one fails."""
-    hosts = recovery.boot_all(*names)
+    hosts = recovery_support.boot_all(*names)
     try:
         with ThreadPoolExecutor(len(hosts)) as pool:
             list(pool.map(lambda h: testhost.add_sudo_user(h, SUDO_USER), hosts))
     except BaseException:
-        recovery.teardown_all(hosts)
+        recovery_support.teardown_all(hosts)
         raise
     return hosts
 
@@ -205,7 +206,7 @@ def hosts(tmp_path_factory):
     try:
         yield booted
     finally:
-        recovery.teardown_all([h for h in booted.values() if testhost.leftovers(h)])
+        recovery_support.teardown_all([h for h in booted.values() if testhost.leftovers(h)])
         report = REPO / "reports" / "e2e-ansible-parity-times.json"
         report.parent.mkdir(exist_ok=True)
         report.write_text(json.dumps(TIMES, indent=2) + "\n")
@@ -235,6 +236,37 @@ def first_runs(sites):
     return {"ansible": a.stdout + a.stderr, "pyinfra": p.stdout + p.stderr}
 
 
+@pytest.fixture(scope="module")
+def recovery(hosts, sites, first_runs, tmp_path_factory):
+    """Rows written on the Ansible appliance and archived; then, in the background while the
+    other checks run, a fresh host deployed by the playbook from the backup host's repository
+    (cogmem_restore_from: latest). The backup hosts are read before it adds its keys there."""
+    ansible, _ = sites
+    backups = {site: backup_host_snapshot(site.backup, site.settings, site.masked())
+               for site in sites}  # fmt: skip
+    a = recovery_appliance(ansible)
+    said = "Ansible restores this from the backup host"
+    turn = a.call("store_raw_dialogue", {"session_id": "dr", "speaker": "user", "content": said})
+    insight = a.call(
+        "compress_to_l2_insight",
+        {"content": "Recovered by Ansible from the backup host", "source_ids": [turn["id"]]},
+    )
+    rows = a.query("SELECT id, content FROM l0_raw ORDER BY id")
+    # push the WAL holding the last write to the backup host, as archive_timeout would
+    assert a.pgbackrest("check").returncode == 0
+    wheel = Path(ansible.data["cogmem_wheel"])
+    folder = tmp_path_factory.mktemp("recovered")
+    fresh = Site(hosts["recovered"], ansible.backup, folder, wheel, cogmem_restore_from="latest")
+    with ThreadPoolExecutor(1) as pool:
+        deploy = pool.submit(fresh.playbook)
+        yield {"site": fresh, "deploy": deploy, "rows": rows, "insight": insight,
+               "backup hosts": backups}  # fmt: skip
+
+
+def recovery_appliance(site: Site) -> recovery_support.Appliance:
+    return recovery_support.Appliance(site.host, site.ansible_inventory, site.settings)
+
+
 def test_the_playbook_brings_up_the_appliance_as_a_sudo_user(sites, first_runs):
     output = first_runs["ansible"]
     assert recap(output)["failed"] == 0 and recap(output)["changed"] > 0
@@ -244,7 +276,9 @@ def test_the_playbook_brings_up_the_appliance_as_a_sudo_user(sites, first_runs):
     assert "--sudo" in output
 
 
-def test_the_checklist_is_green_without_data_and_check_mode_changes_nothing(sites, first_runs):
+def test_the_checklist_is_green_without_data_and_check_mode_changes_nothing(
+    sites, first_runs, recovery
+):
     ansible, _ = sites
     checklist = [
         sys.executable, "-m", "provisioning.checklist",
@@ -286,12 +320,12 @@ def test_second_runs_change_nothing_and_print_no_secret(sites, first_runs):
             assert not leaks, f"a secret of {site.host.name} is in the output of run {leaks}"
 
 
-def test_both_tools_leave_the_same_host(sites, first_runs):
+def test_both_tools_leave_the_same_host(sites, first_runs, recovery):
     ansible, pyinfra = sites
     left = snapshot(pyinfra.host, pyinfra.settings, pyinfra.masked())
     right = snapshot(ansible.host, ansible.settings, ansible.masked())
-    backup_left = backup_host_snapshot(pyinfra.backup, pyinfra.settings, pyinfra.masked())
-    backup_right = backup_host_snapshot(ansible.backup, ansible.settings, ansible.masked())
+    backup_left = recovery["backup hosts"][pyinfra]
+    backup_right = recovery["backup hosts"][ansible]
 
     def allowed(aspect: str, line: str) -> bool:
         return aspect == "packages" and line.split(" ")[0] in ANSIBLE_ONLY_PACKAGES
@@ -307,33 +341,14 @@ def test_both_tools_leave_the_same_host(sites, first_runs):
     assert backup_left["authorized keys"].count("restrict ssh-ed25519 <key>") == 2
 
 
-def test_the_playbook_recovers_a_fresh_host_from_the_backup_host(hosts, sites, tmp_path):
-    """Rows written on the Ansible appliance, its PostgreSQL gone, a fresh host restored from
-    the backup host by the playbook (cogmem_restore_from: latest) has them."""
-    ansible, _ = sites
-    a = recovery.Appliance(ansible.host, ansible.ansible_inventory, ansible.settings)
-    said = "Ansible restores this from the backup host"
-    turn = a.call("store_raw_dialogue", {"session_id": "dr", "speaker": "user", "content": said})
-    insight = a.call(
-        "compress_to_l2_insight",
-        {"content": "Recovered by Ansible from the backup host", "source_ids": [turn["id"]]},
-    )
-    rows = a.query("SELECT id, content FROM l0_raw ORDER BY id")
-    # push the WAL holding the last write to the backup host, as archive_timeout would
-    assert a.pgbackrest("check").returncode == 0
-    version = ansible.settings["postgresql_version"]
-    a.sh(f"systemctl stop postgresql@{version}-main.service")  # the disaster, for this host
-
-    wheel = Path(ansible.data["cogmem_wheel"])
-    recovered = Site(
-        hosts["recovered"], ansible.backup, tmp_path, wheel, cogmem_restore_from="latest"
-    )
-    result, TIMES["ansible_recovery_s"] = recovered.playbook()
+def test_the_playbook_recovers_a_fresh_host_from_the_backup_host(recovery):
+    """The fresh host has every row written before, answers hybrid_search, and archives on."""
+    result, TIMES["ansible_recovery_s"] = recovery["deploy"].result()
     assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
     assert recap(result.stdout)["failed"] == 0
-    c = recovery.Appliance(recovered.host, recovered.ansible_inventory, recovered.settings)
-    assert c.query("SELECT id, content FROM l0_raw ORDER BY id") == rows
+    c = recovery_appliance(recovery["site"])
+    assert c.query("SELECT id, content FROM l0_raw ORDER BY id") == recovery["rows"]
     found = c.call("hybrid_search", {"query_text": "recovered by Ansible", "top_k": 3})
-    assert found["results"][0]["id"] == insight["id"]
-    # the recovered host carries on the backups: its WAL reaches the same repository
+    assert found["results"][0]["id"] == recovery["insight"]["id"]
+    # it carries on the backups: its WAL reaches the same repository, on a timeline of its own
     assert c.pgbackrest("check").returncode == 0
