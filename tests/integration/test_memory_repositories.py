@@ -113,30 +113,6 @@ async def test_missing_ids_names_exactly_the_unknown_ones(conn):
     assert await l0.missing_ids(conn, [known + 7, known, known + 2]) == [known + 2, known + 7]
 
 
-async def test_context_is_the_turn_before_and_the_source_turns_the_content_does_not_quote(conn):
-    turns = [
-        ("s", "user", "Did you go to the climbing gym on Sunday?"),
-        ("other", "user", "Unrelated session in between"),
-        ("s", "assistant", "Yes, it was great!"),
-        ("s", "user", "I also bought new shoes."),
-    ]
-    ids = [(await l0.insert_turn(conn, *turn, {}))[0] for turn in turns]
-    # A raw-turn insight quoting its source: only the question before it is added.
-    quoted = await l0.context_of(conn, [ids[2]], "assistant: Yes, it was great!")
-    assert quoted == "user: Did you go to the climbing gym on Sunday?"
-    # A distilled insight: the turn before the first source, then the sources, in order.
-    distilled = await l0.context_of(conn, [ids[3], ids[2]], "The user climbs and got shoes")
-    assert distilled.splitlines() == [
-        "user: Did you go to the climbing gym on Sunday?",
-        "assistant: Yes, it was great!",
-        "user: I also bought new shoes.",
-    ]
-    assert (
-        await l0.context_of(conn, [ids[0]], "first turn")
-        == "user: Did you go to the climbing gym on Sunday?"
-    )
-
-
 async def test_an_insight_is_found_by_the_words_of_its_context(conn):
     answer = await add_insight(conn, "Yes, it was great!", context="Did you go climbing?")
     await add_insight(conn, "Lunch was pasta with tomatoes")
@@ -289,8 +265,42 @@ async def test_the_vector_branch_returns_every_candidate_because_ef_search_is_ra
     statement, params = l2.hybrid_query(**wide)
     async with conn.transaction():
         await conn.execute("SET LOCAL enable_seqscan = off")
+        await conn.execute("SET LOCAL hnsw.ef_search TO DEFAULT")
         rows = await (await conn.execute(statement, params)).fetchall()
     assert len(rows) <= 40
+
+
+async def test_ef_search_follows_each_search_on_one_connection(conn):
+    # The session keeps the last value (session_settings): a wider search must still raise it.
+    await load_insights(conn, 300)
+    vector = await embed("topic 3")
+    for candidates in (100, 200, 100, 250):
+        hits = await l2.hybrid_search(
+            conn, **query("nothing shares this", vector, top_k=100, candidates=candidates)
+        )
+        assert len(hits) == 100
+        wide = query("nothing shares this", vector, top_k=candidates, candidates=candidates)
+        assert len(await l2.hybrid_search(conn, **wide)) == candidates
+
+
+async def test_ef_search_is_the_configured_breadth_when_that_exceeds_the_candidates(conn):
+    await load_insights(conn, 50)
+    vector = await embed("topic 3")
+    await l2.hybrid_search(conn, **query("topic", vector, candidates=100), ef_search=150)
+    assert await scalar(conn, "SHOW hnsw.ef_search") == "150"
+    await l2.hybrid_search(conn, **query("topic", vector, candidates=200), ef_search=150)
+    assert await scalar(conn, "SHOW hnsw.ef_search") == "200"
+
+
+async def test_ef_search_inside_a_transaction_ends_with_it(migrated_database):
+    _, url = migrated_database
+    async with await psycopg.AsyncConnection.connect(url) as connection:  # not autocommit
+        await register_vector_async(connection)
+        await load_insights(connection, 300)
+        wide = query("nothing shares this", await embed("topic 3"), top_k=150, candidates=150)
+        assert len(await l2.hybrid_search(connection, **wide)) == 150
+        await connection.commit()
+        assert await scalar(connection, "SHOW hnsw.ef_search") == "40"
 
 
 async def test_hybrid_search_uses_the_hnsw_and_gin_indexes(conn):
