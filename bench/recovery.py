@@ -46,16 +46,16 @@ RPO_GOAL_S = 300
 RTO_GOAL_S = 300
 
 INDEX = "l2_insights_embedding_384_hnsw"
-# The app's own index (mcp_server.db.migrator), dropped for the bulk load and built after it.
-GENERATE = f"""
+# The app's own index (its definition read from the database, options included) is dropped for
+# the bulk load and built again after it.
+GENERATE = """
 SET maintenance_work_mem = '256MB';
-DROP INDEX {INDEX};
+DROP INDEX {index};
 INSERT INTO l2_insights (content, embedding, embedding_model)
 SELECT 'generated insight ' || g || ' on ' || md5(g::text), v.vec::vector, 'hashing-lexical-v1'
-FROM generate_series(1, {{n}}) AS g,
+FROM generate_series(1, {n}) AS g,
      LATERAL (SELECT array_agg(random()::real) AS vec FROM generate_series(1, 384) WHERE g > 0) v;
-CREATE INDEX {INDEX} ON l2_insights USING hnsw ((embedding::vector(384)) vector_cosine_ops)
-    WHERE embedding_dim = 384;
+{definition};
 """
 # One turn a second, each in its own transaction, stamped by the database clock.
 WRITER = (
@@ -76,7 +76,8 @@ def measure(size: int, source: str, folder: Path, wheel: Path, prefix: str, keep
         assert deployed.returncode == 0, (deployed.stdout + deployed.stderr)[-4000:]
         if size:
             started = time.monotonic()
-            app.query(GENERATE.format(n=size), timeout=3600)
+            definition = app.query(f"SELECT pg_get_indexdef('{INDEX}'::regclass)")
+            app.query(GENERATE.format(index=INDEX, n=size, definition=definition), timeout=3600)
             row["generate_s"] = round(time.monotonic() - started, 1)
         started = time.monotonic()
         assert app.pgbackrest("--type=full", "backup", timeout=1800).returncode == 0
