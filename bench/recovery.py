@@ -157,6 +157,7 @@ def main() -> int:
     parser.add_argument("--keep-on-failure", action="store_true", help="leave the hosts up")
     args = parser.parse_args()
     testhost.check_requirements()
+    machine = results_file.machine()  # the load when the run started
     folder = Path(tempfile.mkdtemp(prefix="cogmem-bench-recovery-"))
     wheel = recovery.build_wheel(folder / "wheel")
     table = []
@@ -181,7 +182,7 @@ def main() -> int:
         "150 s of writes, one per second) and RTO (deployed from pgBackRest `latest` or from the "
         "newest dump, then the checklist green); load: the 1-minute load average at the start "
         "and when the deploy of C began",
-        "machine": results_file.machine(),
+        "machine": machine,
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "versions": versions(),
         "columns": COLUMNS,
