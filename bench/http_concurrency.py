@@ -8,6 +8,10 @@ send hybrid_search calls (top 10) back to back. Throughput is calls per second o
 RSS is the server process (not PostgreSQL), sampled every 50 ms.
 
     python bench/http_concurrency.py [--insights 10000] [--clients 1 16] [--calls 50]
+                                     [--pool-max 5 2 16]
+
+With several --pool-max values the server is restarted with each (database.pool_max_size),
+on the same data, and every pool size gets its own rows.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pathlib import Path
 
 import anyio
 import psutil
+import yaml
 from rich.console import Console
 
 from bench import results_file
@@ -95,82 +100,112 @@ async def clients(url: str, count: int, queries: list[str]) -> tuple[list[float]
     return latencies, time.perf_counter() - started
 
 
+def start_server(folder: Path, pool_max: int) -> tuple[subprocess.Popen, int]:
+    """`serve --transport http` as the unit runs it, with this pool size."""
+    config = folder / "config"
+    settings = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    settings["base"]["database"]["pool_max_size"] = pool_max
+    (config / "config.yaml").write_text(yaml.safe_dump(settings))
+    port = free_port()
+    env = {**os.environ, "COGMEM_CONFIG_DIR": str(config), "COGMEM_LOG_LEVEL": "WARNING"}
+    env.pop("ENVIRONMENT", None)
+    command = ["-m", "mcp_server.cli", "serve", "--transport", "http", "--port", str(port)]
+    log = (folder / f"server-{pool_max}.log").open("w")
+    server = subprocess.Popen([sys.executable, *command], env=env, stderr=log)
+    wait_for_port(port)
+    return server, port
+
+
+def stop(server: subprocess.Popen) -> None:
+    server.terminate()
+    server.wait(30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--insights", type=int, default=10_000)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--calls", type=int, default=50, help="hybrid_search calls per client")
+    parser.add_argument(
+        "--pool-max", type=int, nargs="+", default=[5], help="database.pool_max_size to try"
+    )
     args = parser.parse_args()
     machine_text = results_file.machine()
     folder = Path(tempfile.mkdtemp(prefix="cogmem-http-bench-"))
     os.environ["COGMEM_DATA_DIR"] = str(folder / "data")
-    config = folder / "config"
-    config.mkdir()
-    shutil.copy(REPO / "config" / "config.yaml", config / "config.yaml")
-    (config / ".env.development").write_text(f"MCP_HTTP_TOKEN={TOKEN}\n")
-    (config / ".env.development").chmod(0o600)
-    port = free_port()
-    env = {**os.environ, "COGMEM_CONFIG_DIR": str(config), "COGMEM_LOG_LEVEL": "WARNING"}
-    env.pop("ENVIRONMENT", None)
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mcp_server.cli",
-            "serve",
-            "--transport",
-            "http",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stderr=(folder / "server.log").open("w"),
-    )
+    (folder / "config").mkdir()
+    (folder / "config" / ".env.development").write_text(f"MCP_HTTP_TOKEN={TOKEN}\n")
+    (folder / "config" / ".env.development").chmod(0o600)
     rows = []
     try:
-        wait_for_port(port)
-        from mcp_server.db.embedded import embedded_url
-        from mcp_server.providers.hashing import HashingEmbedder
-
-        console.print(f"loading {args.insights:,} insights…")
-        load(embedded_url("cognitive_memory_dev"), args.insights, HashingEmbedder(dimension=384))
-        sentences = Sentences(seed=3)
-        queries = [sentences.make(2, 3) for _ in range(args.calls)]
-        url = f"http://127.0.0.1:{port}/mcp"
-        anyio.run(clients, url, 1, queries[:5])  # warm the pool and the planner
-        for count in args.clients:
-            with PeakRss(server.pid) as rss:
-                latencies, wall = anyio.run(clients, url, count, queries)
-            stats = percentiles(latencies)
-            rows.append(
-                [
-                    count,
-                    len(latencies),
-                    round(len(latencies) / wall, 1),
-                    round(stats["p50_ms"], 1),
-                    round(stats["p95_ms"], 1),
-                    round(stats["p99_ms"], 1),
-                    round(rss.peak / 2**20),
-                ]
-            )
-            console.print(f"{count} clients: {rows[-1]}")
+        for number, pool_max in enumerate(args.pool_max):
+            server, port = start_server(folder, pool_max)
+            try:
+                if number == 0:  # the server made and migrated the database: fill it once
+                    fill(args.insights)
+                rows += measure(server, port, pool_max, args)
+            finally:
+                stop(server)
     finally:
-        server.terminate()
-        server.wait(30)
         shutil.rmtree(folder, ignore_errors=True)
-    columns = ["clients", "calls", "calls/s", "p50 ms", "p95 ms", "p99 ms", "server peak RSS MiB"]
     results_file.show(
-        f"hybrid_search over Streamable HTTP, {args.insights:,} insights", columns, rows
+        f"hybrid_search over Streamable HTTP, {args.insights:,} insights", COLUMNS, rows
     )
     results_file.write(
         "http_concurrency",
         title=f"Concurrent clients over Streamable HTTP (bearer token), hybrid_search top 10, "
         f"{args.insights:,} insights, 384 dims, hashing embedder",
-        columns=columns,
+        columns=COLUMNS,
         rows=rows,
         versions=results_file.versions("mcp", "uvicorn", "psycopg"),
         machine_text=machine_text,
     )
+
+
+COLUMNS = [
+    "pool max",
+    "clients",
+    "calls",
+    "calls/s",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "server peak RSS MiB",
+]
+
+
+def fill(insights: int) -> None:
+    from mcp_server.db.embedded import embedded_url
+    from mcp_server.providers.hashing import HashingEmbedder
+
+    console.print(f"loading {insights:,} insights…")
+    load(embedded_url("cognitive_memory_dev"), insights, HashingEmbedder(dimension=384))
+
+
+def measure(server: subprocess.Popen, port: int, pool_max: int, args) -> list[list]:
+    sentences = Sentences(seed=3)
+    queries = [sentences.make(2, 3) for _ in range(args.calls)]
+    url = f"http://127.0.0.1:{port}/mcp"
+    anyio.run(clients, url, 1, queries[:5])  # warm the pool and the planner
+    rows = []
+    for count in args.clients:
+        with PeakRss(server.pid) as rss:
+            latencies, wall = anyio.run(clients, url, count, queries)
+        stats = percentiles(latencies)
+        rows.append(
+            [
+                pool_max,
+                count,
+                len(latencies),
+                round(len(latencies) / wall, 1),
+                round(stats["p50_ms"], 1),
+                round(stats["p95_ms"], 1),
+                round(stats["p99_ms"], 1),
+                round(rss.peak / 2**20),
+            ]
+        )
+        console.print(f"pool {pool_max}, {count} clients: {rows[-1]}")
+    return rows
 
 
 if __name__ == "__main__":

@@ -109,16 +109,20 @@ def vector_recall(url: str, vectors: list[list[float]], ef_search: int) -> float
         f"WHERE embedding_dim = {dim} ORDER BY distance LIMIT {TOP_K}"
     )
     shares = []
-    with psycopg.connect(url) as conn:
+    # Unprepared, and in autocommit so each `transaction()` is a real one: a prepared plan
+    # made while `enable_indexscan = off` is reused whatever the setting later is, and a
+    # savepoint keeps SET LOCAL until the outer transaction ends. Either way the "HNSW"
+    # answers were exact scans: recall read 0.995 at 100k where the index gives 0.88.
+    with psycopg.connect(url, autocommit=True) as conn:
         register_vector(conn)
         for vector in vectors:
             query = np.asarray(vector, dtype=np.float32)
             with conn.transaction():
                 conn.execute(f"SET LOCAL hnsw.ef_search = {ef_search}")
-                approximate = [row[0] for row in conn.execute(nearest, [query])]
+                approximate = [row[0] for row in conn.execute(nearest, [query], prepare=False)]
             with conn.transaction():
                 conn.execute("SET LOCAL enable_indexscan = off")
-                exact = [row[0] for row in conn.execute(nearest, [query])]
+                exact = [row[0] for row in conn.execute(nearest, [query], prepare=False)]
             if exact:
                 kth = exact[-1] + 1e-6
                 shares.append(sum(d <= kth for d in approximate) / len(exact))
@@ -197,7 +201,8 @@ def run_size(size: int, dimension: int, queries: list[str], admin_url: str) -> d
         )
         hnsw, hnsw_answers = asyncio.run(measure(server, queries))
         vectors = embedder.embed_sync(queries)
-        ef_search = max(settings.search.candidates, TOP_K * 4)  # what the tool sets
+        search = settings.search  # what the tool sets:
+        ef_search = max(search.candidates, TOP_K * 4, search.ef_search)
         recall = vector_recall(url, vectors, ef_search)
         brute = numpy_baseline(matrix, vectors)
         with psycopg.connect(url, autocommit=True) as conn:

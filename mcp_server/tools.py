@@ -301,6 +301,7 @@ async def run_hybrid_search(
             rrf_k=search.rrf_k,
             # Enough of each list that the fusion can lift a result ranked low in one branch.
             candidates=max(search.candidates, top_k * 4),
+            ef_search=search.ef_search,
             text_search_config=search.text_search_config,
             fusion=search.fusion,
             context_weight=search.context_weight,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import select
 import time
 from contextlib import contextmanager
 from typing import Any
@@ -131,6 +132,24 @@ class TimedAsyncCursor(psycopg.AsyncCursor):
                 )
 
 
+async def check_idle_connection(conn: psycopg.AsyncConnection) -> None:
+    """The pool's check before lending a connection: without a round trip to the server.
+
+    An idle connection receives nothing unless the server ended it (a restart or shutdown
+    sends FATAL and closes, a crash leaves end-of-file), so one that has something to read
+    is closed and refused, and the pool opens a fresh one. The SDK's check_connection sends
+    an empty query instead: one round trip on every checkout, which under load added its own
+    scheduling delay to each call (bench/hybrid_search.py, issue 10).
+    """
+    if conn.closed or conn.pgconn.status != psycopg.pq.ConnStatus.OK:
+        raise psycopg.OperationalError("the connection is closed")
+    poller = select.poll()
+    poller.register(conn.pgconn.socket, select.POLLIN)
+    if poller.poll(0):
+        await conn.close()
+        raise psycopg.OperationalError("the server ended the idle connection")
+
+
 def make_pool(settings: Settings, url: str) -> AsyncConnectionPool:
     """An unopened async pool; connections are checked before use so restarts heal."""
     cursor_class = type(
@@ -147,7 +166,7 @@ def make_pool(settings: Settings, url: str) -> AsyncConnectionPool:
         max_size=settings.database.pool_max_size,
         kwargs={"autocommit": True, **_connect_kwargs(settings)},
         configure=configure,
-        check=AsyncConnectionPool.check_connection,
+        check=check_idle_connection,
         timeout=settings.database.connect_timeout_s,
         # Give up a reconnect series quickly: the next request then starts a fresh attempt at
         # once, instead of waiting out an ever longer backoff after PostgreSQL is back.

@@ -15,6 +15,8 @@ from pgvector import Vector
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
+from mcp_server.db import session_settings
+
 # pgvector caps hnsw.ef_search at 1000, so more candidates than that cannot be promised.
 MAX_CANDIDATES = 1000
 
@@ -301,20 +303,17 @@ def hybrid_query(
     return statement, params
 
 
-async def hybrid_search(conn: AsyncConnection, **query) -> list[SearchHit]:
+async def hybrid_search(conn: AsyncConnection, *, ef_search: int = 0, **query) -> list[SearchHit]:
     """Fuse the nearest vectors with the best BM25 full-text matches (see FUSION).
 
     Takes the keyword arguments of `hybrid_query`. Each branch ranks `candidates` rows;
-    ef_search is raised to match, because HNSW returns at most ef_search rows and would
-    otherwise silently shorten the vector branch.
+    hnsw.ef_search is `ef_search`, raised to `candidates` if that is more, because HNSW
+    returns at most ef_search rows and would otherwise silently shorten the vector branch.
     """
     statement, params = hybrid_query(**query)
+    ef = min(max(ef_search, params["candidates"]), MAX_CANDIDATES)
     cursor = conn.cursor(row_factory=dict_row)
-    async with conn.transaction():
-        # set_config(..., true) is SET LOCAL with a bound value: it ends with the transaction.
-        await cursor.execute(
-            "SELECT set_config('hnsw.ef_search', %(ef)s, true)", {"ef": str(params["candidates"])}
-        )
+    async with session_settings.setting(conn, "hnsw.ef_search", str(ef)):
         await cursor.execute(statement, params)
         rows = await cursor.fetchall()
     return [SearchHit(**row) for row in rows]

@@ -265,8 +265,42 @@ async def test_the_vector_branch_returns_every_candidate_because_ef_search_is_ra
     statement, params = l2.hybrid_query(**wide)
     async with conn.transaction():
         await conn.execute("SET LOCAL enable_seqscan = off")
+        await conn.execute("SET LOCAL hnsw.ef_search TO DEFAULT")
         rows = await (await conn.execute(statement, params)).fetchall()
     assert len(rows) <= 40
+
+
+async def test_ef_search_follows_each_search_on_one_connection(conn):
+    # The session keeps the last value (session_settings): a wider search must still raise it.
+    await load_insights(conn, 300)
+    vector = await embed("topic 3")
+    for candidates in (100, 200, 100, 250):
+        hits = await l2.hybrid_search(
+            conn, **query("nothing shares this", vector, top_k=100, candidates=candidates)
+        )
+        assert len(hits) == 100
+        wide = query("nothing shares this", vector, top_k=candidates, candidates=candidates)
+        assert len(await l2.hybrid_search(conn, **wide)) == candidates
+
+
+async def test_ef_search_is_the_configured_breadth_when_that_exceeds_the_candidates(conn):
+    await load_insights(conn, 50)
+    vector = await embed("topic 3")
+    await l2.hybrid_search(conn, **query("topic", vector, candidates=100), ef_search=150)
+    assert await scalar(conn, "SHOW hnsw.ef_search") == "150"
+    await l2.hybrid_search(conn, **query("topic", vector, candidates=200), ef_search=150)
+    assert await scalar(conn, "SHOW hnsw.ef_search") == "200"
+
+
+async def test_ef_search_inside_a_transaction_ends_with_it(migrated_database):
+    _, url = migrated_database
+    async with await psycopg.AsyncConnection.connect(url) as connection:  # not autocommit
+        await register_vector_async(connection)
+        await load_insights(connection, 300)
+        wide = query("nothing shares this", await embed("topic 3"), top_k=150, candidates=150)
+        assert len(await l2.hybrid_search(connection, **wide)) == 150
+        await connection.commit()
+        assert await scalar(connection, "SHOW hnsw.ef_search") == "40"
 
 
 async def test_hybrid_search_uses_the_hnsw_and_gin_indexes(conn):

@@ -77,6 +77,15 @@ def test_vector_indexes_exist_for_the_configured_dimension(migrated_database):
     assert {"l2_insights_embedding_384_hnsw", "episode_memory_embedding_384_hnsw"} <= names
 
 
+def test_vector_indexes_are_built_with_the_denser_graph(migrated_database):
+    _, url = migrated_database
+    with psycopg.connect(url) as conn:
+        options = conn.execute(
+            "SELECT reloptions FROM pg_class WHERE relname = 'l2_insights_embedding_384_hnsw'"
+        ).fetchone()[0]
+    assert sorted(options) == ["ef_construction=200", "m=24"]
+
+
 def test_an_edited_migration_is_refused(fresh_database, tmp_path):
     _, url = fresh_database
     original = migrator.discover()
