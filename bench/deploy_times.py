@@ -7,10 +7,14 @@ connection (root over SSH). Goals (issue 7): first run <= 120 s, no-op <= 10 s (
 shared machine it explains more than the tools do.
 
     python bench/deploy_times.py      (root, debootstrap, systemd-nspawn; about 6 minutes)
+    python bench/deploy_times.py --offsite   each appliance with a backup host (issue 8: keys,
+                                             pgBackRest, WAL archiving, the first full backup)
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import os
 import re
 import subprocess
@@ -42,39 +46,58 @@ def timed(command: list[str]) -> tuple[float, int]:
     output = result.stdout + result.stderr
     if result.returncode != 0:
         raise SystemExit(f"{command[0]} failed:\n{output[-4000:]}")
-    ansible = re.search(r"changed=(\d+)", output)
+    ansible = re.findall(r"changed=(\d+)", output)  # one per host of the recap
     pyinfra = re.search(r"Grand total\s+\S+\s+(\S+)", output)
-    changed = ansible.group(1) if ansible else (pyinfra.group(1) if pyinfra else "0")
+    if ansible:
+        return round(elapsed, 1), sum(map(int, ansible))
+    changed = pyinfra.group(1) if pyinfra else "0"
     return round(elapsed, 1), 0 if changed == "-" else int(changed)
 
 
-def pyinfra_command(host: testhost.TestHost, data: dict, folder: Path) -> list[str]:
+def pyinfra_command(host, data: dict, folder: Path, backup=None) -> list[str]:
     address, connection = host.pyinfra_host_data()
     inventory = folder / "pyinfra_inventory.py"
-    inventory.write_text(f"hosts = [({address!r}, { ({**connection, **data})!r})]\n")
+    text = f"hosts = [({address!r}, { ({**connection, **data})!r})]\n"
+    if backup:
+        _, theirs = backup.pyinfra_host_data()
+        text += f"backup_hosts = [({backup.name!r}, { ({**theirs, 'ssh_hostname': address})!r})]\n"
+    inventory.write_text(text)
     return [sys.executable, "-m", "provisioning", "deploy", str(inventory)]
 
 
-def ansible_command(host: testhost.TestHost, data: dict, folder: Path) -> list[str]:
-    connection = {
+def ansible_connection(host: testhost.TestHost) -> dict:
+    return {
         "ansible_host": "127.0.0.1",
         "ansible_port": host.ssh_port,
         "ansible_user": "root",
         "ansible_ssh_private_key_file": str(host.key_path),
         "ansible_ssh_common_args": NO_HOST_KEY_CHECK,
     }
+
+
+def ansible_command(host, data: dict, folder: Path, backup=None) -> list[str]:
     inventory = folder / "ansible_inventory.yml"
-    hosts = {host.name: {**connection, **data}}
-    inventory.write_text(yaml.safe_dump({"cognitive_memory": {"hosts": hosts}}))
+    groups = {"cognitive_memory": {"hosts": {host.name: {**ansible_connection(host), **data}}}}
+    if backup:
+        groups["backup_hosts"] = {"hosts": {backup.name: ansible_connection(backup)}}
+    inventory.write_text(yaml.safe_dump(groups))
     playbook = Path(sys.executable).parent / "ansible-playbook"
     return [str(playbook), "-i", str(inventory), str(REPO / "provisioning/ansible/site.yml")]
 
 
-def measure(tool: str, wheel: Path, folder: Path) -> dict[str, float]:
-    with testhost.throwaway_host(f"7-bench-{tool}") as host:
+def measure(tool: str, wheel: Path, folder: Path, offsite: bool) -> dict[str, float]:
+    with contextlib.ExitStack() as stack:
+        host = stack.enter_context(testhost.throwaway_host(f"7-bench-{tool}"))
+        backup = (
+            stack.enter_context(testhost.throwaway_host(f"8a2-bench-bk-{tool}"))
+            if offsite
+            else None
+        )
         data = {**demo_data(), **own_ports(host), "cogmem_wheel": str(wheel)}
+        if backup:
+            data["cogmem_backup_host"] = backup.name
         maker = pyinfra_command if tool == "pyinfra" else ansible_command
-        command = maker(host, data, folder)
+        command = maker(host, data, folder, backup)
         load = os.getloadavg()[0]
         first, _ = timed(command)
         noop, changed = timed(command)
@@ -84,6 +107,9 @@ def measure(tool: str, wheel: Path, folder: Path) -> dict[str, float]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--offsite", action="store_true", help="each appliance with a backup host")
+    offsite = parser.parse_args().offsite
     folder = Path(tempfile.mkdtemp(prefix="cogmem-bench-deploy-"))
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(folder), str(REPO)],
@@ -93,15 +119,19 @@ def main() -> None:
     goals = {"pyinfra": (120, 10), "ansible": (120, 30)}
     rows = []
     for tool in ("pyinfra", "ansible"):
-        figures = measure(tool, wheel, folder)
+        figures = measure(tool, wheel, folder, offsite)
         first_goal, noop_goal = goals[tool]
-        rows.append([tool, figures["first"], first_goal, figures["noop"], noop_goal,
+        label = f"{tool} + backup host" if offsite else tool
+        rows.append([label, figures["first"], first_goal, figures["noop"], noop_goal,
                      figures["load"]])  # fmt: skip
     columns = ["tool", "first run s", "goal s", "no-op s", "goal s", "load average at start"]
+    title = "Deploy wall times: first run on a fresh host, then a no-op re-run"
+    if offsite:
+        title += ", each with a backup host (pgBackRest, keys, first full backup)"
     results_file.show("Deploy wall times on a fresh throwaway Debian 13 host", columns, rows)
     path = results_file.write(
-        "deploy_times",
-        title="Deploy wall times: first run on a fresh host, then a no-op re-run",
+        "deploy_times_offsite" if offsite else "deploy_times",
+        title=title,
         columns=columns,
         rows=rows,
         versions=results_file.versions("pyinfra", "ansible-core", "ansible"),

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import importlib.util
 import json
 import os
@@ -73,6 +74,7 @@ class Turn:
     session: str
     speaker: str
     text: str
+    said_at: dt.datetime | None = None  # the session's date and time (UTC, as LoCoMo has no zone)
 
     @property
     def content(self) -> str:
@@ -94,11 +96,24 @@ def turn_text(turn: dict, captions: bool) -> str:
     return turn["text"]
 
 
+def session_time(text: str | None) -> dt.datetime | None:
+    """LoCoMo's "1:56 pm on 8 May, 2023"."""
+    if not text:
+        return None
+    return dt.datetime.strptime(text, "%I:%M %p on %d %B, %Y").replace(tzinfo=dt.UTC)
+
+
 def read_conversation(path: Path, captions: bool = True) -> Conversation:
     document = json.loads(path.read_text())
     dialogue = document.get("conversation", document)
     turns = [
-        Turn(turn["dia_id"], f"{path.stem}/{key}", turn["speaker"], turn_text(turn, captions))
+        Turn(
+            turn["dia_id"],
+            f"{path.stem}/{key}",
+            turn["speaker"],
+            turn_text(turn, captions),
+            session_time(dialogue.get(f"{key}_date_time")),
+        )
         for key, session in dialogue.items()
         if SESSION.fullmatch(key) and isinstance(session, list)
         for turn in session
@@ -142,14 +157,17 @@ async def embed(embedder, texts: list[str]) -> list[list[float]]:
     return vectors
 
 
-async def load(url: str, conversation: Conversation, vectors, embedder, config: str):
-    """Store the turns the way a client does: each turn in L0, then one L2 insight per turn
-    ("<speaker>: <text>", source_ids [the turn]) through the tool's own steps (context from
-    l0.context_of, l2.insert_insight); the HNSW index is built after the load and the table
-    ANALYZEd, as autovacuum would do. Returns insight id -> dia_id."""
+async def load(url: str, conversation: Conversation, vectors, embedder, settings, with_time):
+    """Store the turns the way a client does, through the tools' own steps: each turn in L0
+    with the time it was said (the session's date), which refreshes the context of the
+    insights before it (index_words.refresh_context_before), then one L2 insight per turn
+    ("<speaker>: <text>", source_ids [the turn]) with index_words.words_of and
+    l2.insert_insight; the HNSW index is built after the load and the table ANALYZEd, as
+    autovacuum would do. Returns insight id -> dia_id."""
     from mcp_server.db import migrator
-    from mcp_server.memory import l0, l2
+    from mcp_server.memory import index_words, l0, l2
 
+    search = settings.search
     with psycopg.connect(url, autocommit=True) as conn:
         migrator.migrate(conn, embedding_dim=embedder.dimension)
         conn.execute(f"DROP INDEX l2_insights_embedding_{embedder.dimension}_hnsw")
@@ -158,18 +176,21 @@ async def load(url: str, conversation: Conversation, vectors, embedder, config: 
         await register_vector_async(conn)
         for turn, vector in zip(conversation.turns, vectors, strict=True):
             source, _ = await l0.insert_turn(
-                conn, turn.session, turn.speaker, turn.text, {"dia_id": turn.dia_id}
-            )
-            context = await l0.context_of(conn, [source], turn.content)
+                conn, turn.session, turn.speaker, turn.text, {"dia_id": turn.dia_id},
+                turn.said_at if with_time else None,
+            )  # fmt: skip
+            await index_words.refresh_context_before(conn, source, search.context_turns)
+            words = await index_words.words_of(conn, [source], turn.content, search.context_turns)
             insight, _ = await l2.insert_insight(
                 conn,
                 content=turn.content,
-                context=context,
+                context=words.context,
+                source_words=words.source_words,
                 embedding=vector,
                 embedding_model=embedder.model,
                 source_ids=[source],
                 fidelity_score=1.0,
-                text_search_config=config,
+                text_search_config=search.text_search_config,
             )
             dia_ids[insight] = turn.dia_id
     with psycopg.connect(url, autocommit=True) as conn:
@@ -222,6 +243,7 @@ async def ask(
                     text_search_config=search.text_search_config,
                     keyword_match=match,
                     fusion=fusion,
+                    context_weight=search.context_weight,
                 )
                 run.latencies_ms.append((time.perf_counter() - started) * 1000)
                 ranks = [i for i, hit in enumerate(hits, 1) if dia_ids[hit.id] in question.evidence]
@@ -302,8 +324,9 @@ async def benchmark(args, settings, embedder, conversations, admin_url) -> dict:
         with fresh_database(admin_url, name) as url:
             turn_vectors = await embed(embedder, [turn.content for turn in conversation.turns])
             question_vectors = await embed(embedder, [q.text for q in conversation.questions])
-            config = settings.search.text_search_config
-            dia_ids = await load(url, conversation, turn_vectors, embedder, config)
+            dia_ids = await load(
+                url, conversation, turn_vectors, embedder, settings, args.with_time
+            )
             await ask(url, conversation, question_vectors, dia_ids, settings, runs)
         console.print(
             f"  {conversation.name}: {len(conversation.turns)} turns, "
@@ -380,6 +403,19 @@ def main() -> None:
         help="store a turn that shares a photo without the photo's caption",
     )
     parser.add_argument(
+        "--no-time",
+        dest="with_time",
+        action="store_false",
+        help="store the turns without the session's date (as a client that gives no "
+        "occurred_at: the time of storing is indexed instead)",
+    )
+    parser.add_argument(
+        "--context-turns", type=int, help="override search.context_turns (ablation)"
+    )
+    parser.add_argument(
+        "--context-weight", type=float, help="override search.context_weight (ablation)"
+    )
+    parser.add_argument(
         "--weights",
         type=float,
         nargs="*",
@@ -402,6 +438,10 @@ def main() -> None:
     if not files:
         parser.error(f"no LoCoMo conversations (*.json) in {args.data}; set --data or LOCOMO_DIR")
     settings = load_settings("development", REPO / "config", secrets=False)
+    overrides = {"context_turns": args.context_turns, "context_weight": args.context_weight}
+    if overrides := {key: value for key, value in overrides.items() if value is not None}:
+        search = settings.search.model_copy(update=overrides)
+        settings = settings.model_copy(update={"search": search})
     embedder = make_embedder(args.provider, settings)
     conversations = [read_conversation(path, args.captions) for path in files]
     console.print(f"[bold]LoCoMo[/] from {args.data}, provider {args.provider}…")
@@ -422,6 +462,9 @@ def main() -> None:
         "rrf_k": search.rrf_k,
         "candidates": max(search.candidates, TOP_K * 4),
         "text_search_config": search.text_search_config,
+        "context_turns": search.context_turns,
+        "context_weight": search.context_weight,
+        "turn_time": "the session's date" if args.with_time else "none (time of storing)",
         "conversations": len(conversations),
         "turns": sum(len(c.turns) for c in conversations),
         "questions": sum(len(c.questions) for c in conversations),
@@ -436,7 +479,8 @@ def main() -> None:
         title=f"LoCoMo retrieval: {answerable} questions "
         f"(categories 1-4) on {len(conversations)} conversations, {embedder.model} "
         f"({embedder.provider}), top {TOP_K}, "
-        f"{'with' if args.captions else 'without'} photo captions; "
+        f"{'with' if args.captions else 'without'} photo captions, "
+        f"{'turns dated with their session' if args.with_time else 'turns without dates'}; "
         f"tuned on {', '.join(sorted(args.tune))}",
         columns=TABLE_COLUMNS,
         rows=table_rows(document),

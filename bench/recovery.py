@@ -1,19 +1,23 @@
 """Recovery point and recovery time, measured on throwaway hosts with a backup host.
 
-    python bench/recovery.py [--insights N ...]      (root; default: 0 and 100000)
+    python bench/recovery.py [--insights N ...] [--from latest|dump ...]   (root)
 
-For each size: appliance A and backup host B deployed in one run; N generated insights (SQL,
-random 384-dim vectors, HNSW index maintained) and a full pgBackRest backup; a writer inserts one
-dialogue turn per second; after 150 s A's container is killed with SIGKILL (a power cut, no clean
-shutdown); a fresh host C is deployed from B to the latest archived state (cogmem_restore_from:
-latest) and the production checklist runs on it.
+For each size and source: appliance A and backup host B deployed in one run; N generated
+insights (SQL, random 384-dim vectors, the HNSW index built after the load as pgvector advises)
+and a full pgBackRest backup; a writer inserts one dialogue turn per second; after 150 s A's
+container is killed with SIGKILL (a power cut, no clean shutdown); a fresh host C is deployed
+from B and the production checklist runs on it.
 
-- RPO: the kill time minus the newest turn C has (writes lost), against the goal of 5 minutes;
-  archive_timeout (60 s) bounds it while anything is written.
-- RTO: deploying C (an empty Debian 13 host: packages, app, restore, WAL replay, migrations,
-  service) plus the checklist going green. Booting the empty host is reported on its own.
+- `latest`: C restores with pgBackRest to the latest archived state (cogmem_restore_from:
+  latest). RPO: the kill time minus the newest turn C has (writes lost), against the goal of
+  5 minutes; archive_timeout (60 s) bounds it while anything is written.
+- `dump`: the nightly dump and its copy to B run on A (the cron lines) before the writes; C
+  restores the newest dump there (cogmem_restore_from: dump). Its RPO is the dump schedule's
+  (24 h), not measured.
+- RTO: deploying C (an empty Debian 13 host: packages, app, restore, migrations, service) plus
+  the checklist going green.
 
-Writes bench/results/recovery.json.
+Writes bench/results/recovery.json (rows of other sizes and sources measured before are kept).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench import results_file  # noqa: E402
 from provisioning import testhost  # noqa: E402
 from tests.support import recovery  # noqa: E402
 
@@ -40,11 +45,17 @@ WRITE_SECONDS = 150
 RPO_GOAL_S = 300
 RTO_GOAL_S = 300
 
-GENERATE = """
+INDEX = "l2_insights_embedding_384_hnsw"
+# The app's own index (mcp_server.db.migrator), dropped for the bulk load and built after it.
+GENERATE = f"""
+SET maintenance_work_mem = '256MB';
+DROP INDEX {INDEX};
 INSERT INTO l2_insights (content, embedding, embedding_model)
 SELECT 'generated insight ' || g || ' on ' || md5(g::text), v.vec::vector, 'hashing-lexical-v1'
-FROM generate_series(1, {n}) AS g,
-     LATERAL (SELECT array_agg(random()::real) AS vec FROM generate_series(1, 384) WHERE g > 0) v
+FROM generate_series(1, {{n}}) AS g,
+     LATERAL (SELECT array_agg(random()::real) AS vec FROM generate_series(1, 384) WHERE g > 0) v;
+CREATE INDEX {INDEX} ON l2_insights USING hnsw ((embedding::vector(384)) vector_cosine_ops)
+    WHERE embedding_dim = 384;
 """
 # One turn a second, each in its own transaction, stamped by the database clock.
 WRITER = (
@@ -54,10 +65,11 @@ WRITER = (
 )
 
 
-def measure(size: int, folder: Path, wheel: Path) -> dict:
-    tag = f"8b-rb{size // 1000}k"
+def measure(size: int, source: str, folder: Path, wheel: Path, prefix: str, keep: bool) -> dict:
+    tag = f"{prefix}rb{size // 1000}k-{source}"
     a, b, c = recovery.boot_all(f"{tag}-a", f"{tag}-b", f"{tag}-c")
-    row: dict = {"insights": size}
+    row: dict = {"insights": size, "from": source, "load": os.getloadavg()[0]}
+    failed = True
     try:
         app = recovery.appliance(folder, a, b, cogmem_wheel=str(wheel))
         deployed = recovery.deploy(app)
@@ -79,6 +91,10 @@ def measure(size: int, folder: Path, wheel: Path) -> dict:
             "compress_to_l2_insight",
             {"content": "The recovery benchmark marker insight", "source_ids": [turn["id"]]},
         )
+        if source == "dump":  # tonight's dump and its copy to B, as cron runs them
+            for job in ("cognitive-memory-backup", "cognitive-memory-offsite"):
+                done = recovery.run_cron_job(app, job, timeout=1800)
+                assert done.returncode == 0, recovery.journal(app, job)
         port, db = app.settings["postgresql_port"], app.settings["cogmem_db_name"]
         app.sh(f"setsid sh -c {json.dumps(WRITER.format(port=port, db=db))} >/dev/null 2>&1 &")
         time.sleep(WRITE_SECONDS)
@@ -88,8 +104,9 @@ def measure(size: int, folder: Path, wheel: Path) -> dict:
 
         fresh = recovery.appliance(
             folder, c, b, cogmem_wheel=str(wheel), cogmem_backup_name=a.name,
-            cogmem_restore_from="latest",
+            cogmem_restore_from=source,
         )  # fmt: skip
+        row["load_at_recovery"] = os.getloadavg()[0]
         started = time.monotonic()
         deployed = recovery.deploy(fresh)
         row["deploy_s"] = round(time.monotonic() - started, 1)
@@ -98,17 +115,22 @@ def measure(size: int, folder: Path, wheel: Path) -> dict:
         green = recovery.checklist(fresh, folder / f"{tag}-checklist.xml")
         row["checklist_s"] = round(time.monotonic() - started, 1)
         assert green.returncode == 0, green.stdout[-4000:]
-        newest = fresh.query("SELECT max(created_at) FROM l0_raw WHERE session_id = 'rpo'")
-        newest_at = dt.datetime.fromisoformat(newest.replace(" ", "T"))
-        row["rpo_s"] = round((killed - newest_at).total_seconds(), 1)
+        if source == "latest":
+            newest = fresh.query("SELECT max(created_at) FROM l0_raw WHERE session_id = 'rpo'")
+            newest_at = dt.datetime.fromisoformat(newest.replace(" ", "T"))
+            row["rpo_s"] = round((killed - newest_at).total_seconds(), 1)
         row["rto_s"] = round(row["deploy_s"] + row["checklist_s"], 1)
         row["restored_insights"] = int(fresh.query("SELECT count(*) FROM l2_insights"))
         print(json.dumps(row), flush=True)
         assert row["restored_insights"] >= size + 1
         found = fresh.call("hybrid_search", {"query_text": "recovery benchmark marker", "top_k": 3})
         assert found["results"][0]["id"] == marker["id"], found
+        failed = False
     finally:
-        recovery.teardown_all([h for h in (a, b, c) if testhost.leftovers(h)])
+        if failed and keep:
+            print(f"kept for a look: {a.name}, {b.name}, {c.name} (testhost down --name ...)")
+        else:
+            recovery.teardown_all([h for h in (a, b, c) if testhost.leftovers(h)])
     return row
 
 
@@ -119,46 +141,52 @@ def versions() -> dict[str, str]:
             "pgbackrest": "2.55.1 (Debian 13)", "postgresql": "17 (Debian 13)"}  # fmt: skip
 
 
+COLUMNS = [
+    "insights", "from", "database_mb", "full_backup_s", "rpo_s", "deploy_s", "checklist_s",
+    "rto_s", "rpo_goal_s", "rto_goal_s", "load",
+]  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--insights", type=int, nargs="+", default=[0])
+    parser.add_argument("--from", dest="sources", nargs="+", default=["latest"],
+                        choices=["latest", "dump"], help="what C restores")  # fmt: skip
+    parser.add_argument("--prefix", default="bench-", help="prefix of the throwaway host names")
+    parser.add_argument("--keep-on-failure", action="store_true", help="leave the hosts up")
     args = parser.parse_args()
     testhost.check_requirements()
     folder = Path(tempfile.mkdtemp(prefix="cogmem-bench-recovery-"))
     wheel = recovery.build_wheel(folder / "wheel")
-    rows = []
+    table = []
     for size in args.insights:
-        print(f"measuring recovery with {size} generated insights ...", flush=True)
-        result = measure(size, folder, wheel)
-        print(json.dumps(result), flush=True)
-        rows.append(result)
-    columns = [
-        "insights", "database_mb", "full_backup_s", "rpo_s", "deploy_s", "checklist_s", "rto_s",
-        "rpo_goal_s", "rto_goal_s",
-    ]  # fmt: skip
-    table = [[r.get(k) for k in columns[:-2]] + [RPO_GOAL_S, RTO_GOAL_S] for r in rows]
+        for source in args.sources:
+            print(f"measuring recovery from {source} with {size} generated insights ...")
+            r = measure(size, source, folder, wheel, args.prefix, args.keep_on_failure)
+            print(json.dumps(r), flush=True)
+            r |= {"rpo_goal_s": RPO_GOAL_S, "rto_goal_s": RTO_GOAL_S, "load": round(r["load"], 1)}
+            table.append([r.get(k) for k in COLUMNS])
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    if RESULTS.is_file():  # keep the rows of other sizes measured by another run
-        measured = {row[0] for row in table}
+    if RESULTS.is_file():  # keep the rows of other sizes and sources measured by another run
         old = json.loads(RESULTS.read_text())
-        table = sorted([r for r in old["rows"] if r[0] not in measured] + table)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "title": "Recovery from the backup host: RPO (SIGKILL after 150 s of writes, "
-                "one per second) and RTO (fresh host deployed from pgBackRest + checklist green)",
-                "machine": f"{platform.node()} ({os.cpu_count()} cores, shared)",
-                "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-                "versions": versions(),
-                "columns": columns,
-                "rows": table,
-                "command": "python bench/recovery.py --insights "
-                + " ".join(str(row[0]) for row in table),
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+        if old["columns"] == COLUMNS:
+            measured = {tuple(row[:2]) for row in table}
+            table = sorted([r for r in old["rows"] if tuple(r[:2]) not in measured] + table)
+    command = "python bench/recovery.py --insights " + " ".join(
+        sorted({str(row[0]) for row in table}, key=int)
+    ) + " --from " + " ".join(sorted({row[1] for row in table}))  # fmt: skip
+    document = {
+        "title": "Recovery from the backup host onto a fresh Debian 13 host: RPO (SIGKILL after "
+        "150 s of writes, one per second) and RTO (deployed from pgBackRest `latest` or from the "
+        "newest dump, then the checklist green); load: load average when the run started",
+        "machine": results_file.machine(),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "versions": versions(),
+        "columns": COLUMNS,
+        "rows": table,
+        "command": command,
+    }
+    RESULTS.write_text(json.dumps(document, indent=2) + "\n")
     print(f"written: {RESULTS}")
     return 0
 

@@ -82,6 +82,8 @@ class SearchSettings(_Section):
     text_search_config: str = Field("english", pattern=r"^[a-z_]+$")
     fusion: Literal["score", "rrf"] = "score"
     min_similarity: float = Field(0.2, ge=-1, le=1)
+    context_turns: int = Field(2, ge=0, le=10)
+    context_weight: float = Field(0.5, ge=0, le=1)
 
 
 class WorkingMemorySettings(_Section):

@@ -7,6 +7,7 @@ failing inside the database driver.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from typing import Annotated, Any
@@ -79,3 +80,30 @@ def real(low: float, high: float) -> Any:
 
 # One component of a vector compared in single precision by pgvector.
 VectorComponent = Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]
+
+
+# A turn said more than this far in the future is a mistake (a wrong year, a time zone
+# mix-up), not a memory.
+FUTURE_SLACK = dt.timedelta(days=1)
+
+
+def past_timestamp(value: str | None) -> dt.datetime | None:
+    """An ISO 8601 date or date and time ("2023-05-08", "2023-05-08T13:56:00+02:00"), not in
+    the future; without a UTC offset it is taken as UTC."""
+    if value is None:
+        return None
+    try:
+        stamp = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(
+            f"must be an ISO 8601 date or date and time such as 2023-05-08T13:56:00+02:00; "
+            f"got {value[:60]!r}"
+        ) from None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt.UTC)
+    if stamp > dt.datetime.now(dt.UTC) + FUTURE_SLACK:
+        raise ValueError(f"must not be in the future; got {value[:60]!r}")
+    return stamp
+
+
+PastTimestamp = Annotated[str | None, AfterValidator(past_timestamp)]

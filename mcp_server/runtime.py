@@ -51,7 +51,7 @@ def prepare_database(runtime: Runtime, *, auto_migrate: bool) -> list[str]:
                 f"The {settings.database.name} schema is not current; "
                 f"run: cognitive-memory db migrate --env {settings.environment}"
             )
-        migrator.ensure_vector_indexes(conn, settings.embedding.dimension)
+    # a missing vector index is built by the server once it serves (db.index_upkeep)
     return []
 
 

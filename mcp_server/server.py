@@ -11,6 +11,7 @@ from mcp.server import MCPServer
 
 from mcp_server import __version__, client_log, prompts, resources, strict_tools, tools
 from mcp_server.app_context import AppContext
+from mcp_server.db import index_upkeep
 from mcp_server.db.connection import open_pool
 from mcp_server.monitoring.health import PoolHealth
 from mcp_server.providers.costs import pool_cost_sink
@@ -40,6 +41,20 @@ def warm_up_in_background(embedder) -> asyncio.Task | None:
     return asyncio.create_task(run(), name="embedding-warm-up")
 
 
+def vector_indexes_in_background(runtime: Runtime) -> asyncio.Task:
+    """Build a missing vector index while the server already answers (db.index_upkeep)."""
+
+    async def run() -> None:
+        try:
+            await index_upkeep.build_missing(
+                runtime.database_url, runtime.settings.embedding.dimension
+            )
+        except Exception as error:  # searches still work, by an exact scan
+            log.warning("vector index build failed", extra={"error": str(error)})
+
+    return asyncio.create_task(run(), name="vector-indexes")
+
+
 def build_server(runtime: Runtime, health: PoolHealth | None = None) -> MCPServer:
     settings = runtime.settings
 
@@ -51,9 +66,11 @@ def build_server(runtime: Runtime, health: PoolHealth | None = None) -> MCPServe
         if health is not None:
             health.app = app
         warming = warm_up_in_background(embedder)
+        indexing = vector_indexes_in_background(runtime)
         try:
             yield app
         finally:
+            indexing.cancel()
             if warming is not None:
                 warming.cancel()
             await close_provider(embedder)

@@ -31,12 +31,13 @@ from mcp_server.evaluation.service import (
 from mcp_server.inputs import (
     CONTENT_MAX,
     QUERY_MAX,
+    PastTimestamp,
     StorableJson,
     StorableText,
     VectorComponent,
     real,
 )
-from mcp_server.memory import episodes, l0, l2, relevance, working
+from mcp_server.memory import episodes, index_words, l0, l2, relevance, working
 from mcp_server.memory.fidelity import LOW_DENSITY, information_density
 from mcp_server.monitoring import drift_check
 from mcp_server.providers.base import ProviderError
@@ -58,6 +59,9 @@ class PingResult(BaseModel):
 class StoredDialogue(BaseModel):
     id: int = Field(description="Id of the stored turn in l0_raw")
     timestamp: dt.datetime = Field(description="When the turn was stored")
+    occurred_at: dt.datetime | None = Field(
+        None, description="When the turn was said, as given; null: when it was stored"
+    )
 
 
 class StoredInsight(BaseModel):
@@ -146,13 +150,24 @@ async def store_raw_dialogue(
     metadata: Annotated[
         StorableJson, Field(description="Optional JSON object stored with the turn")
     ] = None,
+    occurred_at: Annotated[
+        PastTimestamp,
+        Field(
+            description="When the turn was said, ISO 8601 (2023-05-08T13:56:00+02:00; "
+            "without an offset: UTC), if not now: an imported or replayed conversation. "
+            "Its date makes the insights made from the turn findable by date"
+        ),
+    ] = None,
 ) -> StoredDialogue:
     """Store one raw dialogue turn (L0) exactly as spoken."""
-    async with app_of(ctx).connection() as conn:
+    app = app_of(ctx)
+    async with app.connection() as conn, conn.transaction():
         row_id, created_at = await l0.insert_turn(
-            conn, session_id, speaker, content, metadata or {}
+            conn, session_id, speaker, content, metadata or {}, occurred_at
         )
-    return StoredDialogue(id=row_id, timestamp=created_at)
+        # The insights of the turns just before it have this one as context now.
+        await index_words.refresh_context_before(conn, row_id, app.settings.search.context_turns)
+    return StoredDialogue(id=row_id, timestamp=created_at, occurred_at=occurred_at)
 
 
 @effects(read_only=False, idempotent=False)
@@ -180,7 +195,9 @@ async def compress_to_l2_insight(
                 f"Unknown source ids (not in l0_raw): {', '.join(map(str, missing))}; "
                 "nothing was stored"
             )
-        context = await l0.context_of(conn, sources, content)
+        words = await index_words.words_of(
+            conn, sources, content, app.settings.search.context_turns
+        )
     # Embedded only after the check, so a refused call costs no paid request. L0 turns
     # are never deleted, so the ids stay valid until the insert.
     embedding = await app.embed(content)
@@ -194,7 +211,8 @@ async def compress_to_l2_insight(
             source_ids=sources,
             fidelity_score=density,
             text_search_config=app.settings.search.text_search_config,
-            context=context,
+            context=words.context,
+            source_words=words.source_words,
         )
     warning = None
     if density < LOW_DENSITY:
@@ -286,6 +304,7 @@ async def run_hybrid_search(
             ef_search=search.ef_search,
             text_search_config=search.text_search_config,
             fusion=search.fusion,
+            context_weight=search.context_weight,
         )
 
 

@@ -9,9 +9,7 @@ host's facts when they run, and `keys_exchanged` makes every host wait for the o
 from __future__ import annotations
 
 import json
-import re
 import shlex
-from dataclasses import dataclass
 from typing import Any
 
 from pyinfra import host, state
@@ -19,36 +17,28 @@ from pyinfra.api import FactBase, OperationError, StringCommand, operation
 from pyinfra.api.host import Host
 from pyinfra.facts.files import Directory, File, FileContents
 
+# The names and paths both tools share; the components use them through this module.
+from provisioning.backup_target import (  # noqa: F401
+    GROUP,
+    KEY,
+    POSTGRES_SSH,
+    STANZA,
+    Target,
+    authorized_line,
+    backup_name,
+    effective,
+    key_files,
+    known_hosts_lines,
+    locate,
+    not_in_group,
+    offsite_dir,
+)
 from provisioning.facts import AppliedMigrations, psql_as_postgres
-from provisioning.settings import SettingsError, resolve
-
-GROUP = "backup_hosts"
-KEY = "cogmem-backup"  # file name of the key pairs on the appliance
-STANZA = "cognitive-memory"  # one stanza per repository; each appliance has its own repository
-POSTGRES_SSH = "/var/lib/postgresql/.ssh"
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where this appliance's backups go: address and port as the appliance sees them."""
-
-    host: str  # inventory name
-    address: str
-    port: int
-    account: str
-    folder: str  # this appliance's folder on the backup host
-
-    @property
-    def known_host(self) -> str:
-        return self.address if self.port == 22 else f"[{self.address}]:{self.port}"
+from provisioning.settings import resolve
 
 
 def is_backup_host(h: Host | None = None) -> bool:
     return GROUP in (h or host).groups
-
-
-def backup_name(s: dict[str, Any], name: str) -> str:
-    return s["cogmem_backup_name"] or re.sub(r"[^A-Za-z0-9._-]", "-", name).lstrip("._-")
 
 
 def target(s: dict[str, Any], name: str | None = None) -> Target | None:
@@ -58,31 +48,11 @@ def target(s: dict[str, Any], name: str | None = None) -> Target | None:
     wanted = s["cogmem_backup_host"]
     backup = state.inventory.get_host(wanted, default=None)
     if backup is None or not is_backup_host(backup):
-        raise SettingsError(
-            f"cogmem_backup_host={wanted!r} is not in the inventory group {GROUP!r}: add it, "
-            f"e.g. `{GROUP} = [({wanted!r}, {{'ssh_user': 'root'}})]`"
-        )
+        raise not_in_group(wanted, f"`{GROUP} = [({wanted!r}, {{'ssh_user': 'root'}})]`")
     b = resolve(backup.data.dict(), source=f"host data of {wanted}")
     data = backup.data
-    return Target(
-        host=wanted,
-        address=s["cogmem_backup_host_address"] or data.get("ssh_hostname") or wanted,
-        port=s["cogmem_backup_host_port"] or int(data.get("ssh_port") or 22),
-        account=b["cogmem_backup_account"],
-        folder=f"{b['cogmem_backup_root'].rstrip('/')}/{backup_name(s, name or host.name)}",
-    )
-
-
-def effective(s: dict[str, Any], where: Target) -> dict[str, Any]:
-    """The settings with the backup host's values filled in, for the templates."""
-    return {
-        **s,
-        "cogmem_backup_host_address": where.address,
-        "cogmem_backup_host_port": where.port,
-        "cogmem_backup_account": where.account,
-        "cogmem_backup_root": where.folder.rsplit("/", 1)[0],
-        "cogmem_backup_name": where.folder.rsplit("/", 1)[1],
-    }
+    address = data.get("ssh_hostname") or wanted
+    return locate(s, name or host.name, b, address, int(data.get("ssh_port") or 22))
 
 
 def clients(backup: Host) -> list[tuple[Host, Target]]:
@@ -95,16 +65,6 @@ def clients(backup: Host) -> list[tuple[Host, Target]]:
         if s["cogmem_backup_host"] == backup.name:
             found.append((other, target(s, other.name)))
     return found
-
-
-def key_files(s: dict[str, Any]) -> dict[str, str]:
-    """{operating-system user: private key path} of the appliance's keys for the backup host."""
-    return {"postgres": f"{POSTGRES_SSH}/{KEY}", s["cogmem_user"]: f"{offsite_dir(s)}/{KEY}"}
-
-
-def offsite_dir(s: dict[str, Any]) -> str:
-    """The service user's folder for the backup host: key, ssh config, known hosts, target."""
-    return f"{s['cogmem_prefix']}/offsite"
 
 
 # --- facts -----------------------------------------------------------------------------------
@@ -180,8 +140,7 @@ def authorize_appliances(account: str, home: str):
             public = appliance.get_fact(FileContents, path=f"{key}.pub")
             if not public:
                 raise OperationError(f"{appliance.name} has no key {key}.pub yet")
-            # `restrict`: no shell session, no forwarding; SFTP and rsync still work
-            line = f"restrict {' '.join(public[0].split()[:2])} {user}@{appliance.name}"
+            line = authorized_line(public[0], user, appliance.name)
             if line in present:
                 continue
             yield StringCommand(f"echo {shlex.quote(line)} >> {shlex.quote(path)}")
@@ -206,7 +165,7 @@ def known_hosts(where: Target, path: str, user: str):
     keys = backup.get_fact(HostKeys)
     if not keys:
         raise OperationError(f"{where.host} has no SSH host keys in /etc/ssh")
-    wanted = [f"{where.known_host} {key}" for key in keys]
+    wanted = known_hosts_lines(where, keys)
     if (host.get_fact(FileContents, path=path) or []) == wanted:
         host.noop(f"{path} pins {where.host}")
         return
@@ -250,10 +209,12 @@ def pitr_restore(settings: dict[str, Any], wanted: str):
 
 @operation()
 def first_full_backup():
-    """Take a full pgBackRest backup unless the repository holds one (the base of recovery)."""
+    """Take a full pgBackRest backup unless the repository holds one of this cluster's database
+    (the base of recovery; a stanza taken over after a dump restore holds only older ones)."""
     info = host.get_fact(PgBackRestInfo, stanza=STANZA)
-    if info and info.get("backup"):
-        host.noop("the repository holds a backup")
+    current = max((db["id"] for db in (info or {}).get("db", [])), default=None)
+    if any(b["database"]["id"] == current for b in (info or {}).get("backup", [])):
+        host.noop("the repository holds a backup of this database")
         return
     yield StringCommand(
         "cd / && runuser -u postgres -- pgbackrest --stanza=cognitive-memory --type=full "

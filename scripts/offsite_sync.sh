@@ -52,7 +52,7 @@ fi
 if [ "$mode" = fetch ]; then
     remote_run "ls -1 '$remote/postgres'" > "$work/list"
     # the newest sealed dump (its checksum is written last), else the newest dump
-    dumps=$(grep -E '^[A-Za-z0-9_]+_[0-9]{8}T[0-9]{6}Z\.dump$' "$work/list" | sort || true)
+    dumps=$(grep -E '^[A-Za-z0-9_]+_[0-9]{8}T[0-9]{6}(\.[0-9]{3})?Z\.dump$' "$work/list" | sort || true)
     sealed=$(for d in $dumps; do grep -qxF "$d.sha256" "$work/list" && echo "$d"; done | tail -n1)
     latest=${sealed:-$(echo "$dumps" | tail -n1)}
     [ -n "$latest" ] || { echo "error: no dump in $remote/postgres on the backup host" >&2; exit 2; }

@@ -14,7 +14,7 @@ from mcp_server.errors import UserError
 
 _FILE_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 # Any constant works; it only has to be the same in every process that migrates.
-_LOCK_KEY = 7_305_118_204
+LOCK_KEY = 7_305_118_204
 
 
 class MigrationError(UserError):
@@ -109,11 +109,11 @@ def migrate(
     done: list[Migration] = []
     with conn.transaction():
         # Serialize concurrent migrators (several stdio servers starting at once).
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
         todo = pending(conn, migrations)
     for migration in todo:
         with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
             if migration.version in applied(conn):
                 continue
             conn.execute(migration.sql)
@@ -136,26 +136,41 @@ VECTOR_TABLES = ("l2_insights", "episode_memory")
 HNSW_OPTIONS = {"m": 24, "ef_construction": 200}
 
 
+def vector_index_name(table: str, dimension: int) -> str:
+    return f"{table}_embedding_{dimension}_hnsw"
+
+
+def vector_index_sql(table: str, dimension: int, *, concurrently: bool = False) -> sql.Composed:
+    return sql.SQL(
+        "CREATE INDEX {how} IF NOT EXISTS {index} ON {table} USING hnsw "
+        "((embedding::vector({dim})) vector_cosine_ops) WITH ({options}) "
+        "WHERE embedding_dim = {dim}"
+    ).format(
+        how=sql.SQL("CONCURRENTLY" if concurrently else ""),
+        index=sql.Identifier(vector_index_name(table, dimension)),
+        table=sql.Identifier(table),
+        dim=sql.Literal(dimension),
+        options=sql.SQL(", ").join(
+            sql.SQL("{} = {}").format(sql.SQL(name), sql.Literal(value))
+            for name, value in HNSW_OPTIONS.items()
+        ),
+    )
+
+
+# True: a valid index; False: an invalid one (an interrupted concurrent build); None: none.
+VECTOR_INDEX_STATE = """
+SELECT bool_and(i.indisvalid) FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid
+WHERE c.relname = %s AND c.relnamespace = current_schema()::regnamespace"""
+
+
 def ensure_vector_indexes(conn: psycopg.Connection, dimension: int) -> None:
+    """Build what is missing, holding off writers meanwhile: for migrations, not a serving server
+    (mcp_server.db.index_upkeep builds there without blocking)."""
     for table in VECTOR_TABLES:
-        index = sql.Identifier(f"{table}_embedding_{dimension}_hnsw")
-        statement = sql.SQL(
-            "CREATE INDEX IF NOT EXISTS {index} ON {table} USING hnsw "
-            "((embedding::vector({dim})) vector_cosine_ops) WITH ({options}) "
-            "WHERE embedding_dim = {dim}"
-        ).format(
-            index=index,
-            table=sql.Identifier(table),
-            dim=sql.Literal(dimension),
-            options=sql.SQL(", ").join(
-                sql.SQL("{} = {}").format(sql.SQL(name), sql.Literal(value))
-                for name, value in HNSW_OPTIONS.items()
-            ),
-        )
         with conn.transaction():
             # IF NOT EXISTS is no guard against a concurrent CREATE INDEX of the same name.
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
-            conn.execute(statement)
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+            conn.execute(vector_index_sql(table, dimension))
 
 
 def current(conn: psycopg.Connection, migrations: list[Migration] | None = None) -> bool:

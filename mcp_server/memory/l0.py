@@ -10,18 +10,25 @@ from psycopg.types.json import Jsonb
 
 
 async def insert_turn(
-    conn: AsyncConnection, session_id: str, speaker: str, content: str, metadata: dict
+    conn: AsyncConnection,
+    session_id: str,
+    speaker: str,
+    content: str,
+    metadata: dict,
+    occurred_at: dt.datetime | None = None,
 ) -> tuple[int, dt.datetime]:
+    """`occurred_at`: when the turn was said, if the client knows; None means now."""
     cursor = await conn.execute(
         """
-        INSERT INTO l0_raw (session_id, speaker, content, metadata)
-        VALUES (%(session_id)s, %(speaker)s, %(content)s, %(metadata)s)
+        INSERT INTO l0_raw (session_id, speaker, content, metadata, occurred_at)
+        VALUES (%(session_id)s, %(speaker)s, %(content)s, %(metadata)s, %(occurred_at)s)
         RETURNING id, created_at""",
         {
             "session_id": session_id,
             "speaker": speaker,
             "content": content,
             "metadata": Jsonb(metadata),
+            "occurred_at": occurred_at,
         },
     )
     return await cursor.fetchone()
@@ -51,7 +58,7 @@ async def list_turns(
     cursor = conn.cursor(row_factory=dict_row)
     await cursor.execute(
         """
-        SELECT id, session_id, speaker, content, metadata, created_at
+        SELECT id, session_id, speaker, content, metadata, created_at, occurred_at
         FROM l0_raw
         WHERE (%(session_id)s::text IS NULL OR session_id = %(session_id)s)
           AND (%(since)s::timestamptz IS NULL OR created_at >= %(since)s)
@@ -61,41 +68,3 @@ async def list_turns(
         {"session_id": session_id, "since": since, "until": until, "limit": limit},
     )
     return await cursor.fetchall()
-
-
-async def context_of(conn: AsyncConnection, source_ids: list[int], content: str) -> str:
-    """The raw words around an insight: the turn before its first source turn, then the source
-    turns its content does not already quote, as "speaker: text" lines in spoken order.
-
-    An answer rarely repeats its question ("Yes, last Sunday!"); indexing the turn before it
-    lets the question's words find it. On LoCoMo (bench/locomo.py) this context lifts the
-    keyword branch's recall@5 from 0.60 to 0.70.
-    """
-    cursor = await conn.execute(
-        """
-        WITH sources AS (
-            SELECT id, session_id, speaker, content, created_at
-            FROM l0_raw WHERE id = ANY(%(ids)s::bigint[])
-        ),
-        first AS (
-            SELECT session_id, created_at, id FROM sources ORDER BY created_at, id LIMIT 1
-        ),
-        before AS (
-            SELECT turn.id, turn.speaker, turn.content, turn.created_at
-            FROM l0_raw AS turn, first
-            WHERE turn.session_id = first.session_id
-              AND (turn.created_at, turn.id) < (first.created_at, first.id)
-            ORDER BY turn.created_at DESC, turn.id DESC
-            LIMIT 1
-        ),
-        turns AS (
-            SELECT id, speaker, content, created_at FROM before
-            UNION ALL
-            SELECT id, speaker, content, created_at FROM sources
-            WHERE strpos(%(content)s, content) = 0
-        )
-        SELECT coalesce(string_agg(speaker || ': ' || content, E'\n' ORDER BY created_at, id), '')
-        FROM turns""",
-        {"ids": source_ids, "content": content},
-    )
-    return (await cursor.fetchone())[0]

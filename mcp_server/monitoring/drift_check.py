@@ -77,7 +77,8 @@ async def measure(conn, settings, embedder, today: dt.date | None = None) -> Dri
             conn, query_text=query, embedding=vector, top_k=TOP_K,
             semantic_weight=search.weights.semantic, keyword_weight=search.weights.keyword,
             rrf_k=search.rrf_k, candidates=search.candidates, fusion=search.fusion,
-            text_search_config=search.text_search_config, ef_search=search.ef_search,
+            text_search_config=search.text_search_config, context_weight=search.context_weight,
+            ef_search=search.ef_search,
         )  # fmt: skip
         timings.append((time.perf_counter() - started) * 1000)
         found = [h.id for h in hits]

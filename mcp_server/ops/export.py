@@ -1,6 +1,7 @@
 """Export L2 insights as JSON Lines into a git repository: a readable, diffable history.
 
 Embeddings are left out: they are derived data, and `cognitive-memory reembed` rebuilds them.
+The full-text context is kept: it comes from raw turns a replay may not have.
 dulwich writes the commits, so the hardened service needs no git binary.
 """
 
@@ -22,7 +23,7 @@ FILE_NAME = "l2_insights.jsonl"
 AUTHOR = b"cognitive-memory <cognitive-memory@localhost>"
 
 _SELECT = """
-SELECT id, content, source_ids, embedding_model, fidelity_score, metadata, created_at
+SELECT id, content, context, source_ids, embedding_model, fidelity_score, metadata, created_at
 FROM l2_insights ORDER BY id"""
 
 

@@ -77,12 +77,22 @@ def pitr() -> None:
         restarted=True,
         _if=archiving.did_change,
     )
+    pgbackrest = f"cd / && runuser -u postgres -- pgbackrest --stanza={offsite.STANZA} "
+    if s["cogmem_restore_from"] == "dump":
+        # A dump restores into this host's own new cluster (another system id than the one the
+        # stanza holds): it takes the stanza over. The old host's backups stay readable there.
+        server.shell(
+            name="Take over the pgBackRest stanza of the replaced host (or create it)",
+            commands=[
+                f"{pgbackrest} --log-level-console=off stanza-upgrade || "
+                f"{pgbackrest} --log-level-console=warn stanza-create"
+            ],
+            _if=archiving.did_change,
+        )
+        return
     server.shell(
         name="Create the pgBackRest stanza if it is new (and check it matches this cluster)",
-        commands=[
-            f"cd / && runuser -u postgres -- pgbackrest --stanza={offsite.STANZA} "
-            "--log-level-console=warn stanza-create"
-        ],
+        commands=[f"{pgbackrest}--log-level-console=warn stanza-create"],
         _if=archiving.did_change,
     )
 

@@ -1,18 +1,24 @@
-"""The Ansible playbook against the pyinfra deploy, on two fresh throwaway Debian 13 hosts.
+"""The Ansible playbook against the pyinfra deploy, on fresh throwaway Debian 13 hosts.
 
-Both hosts get the same non-default settings (database, role and user names, prefix, backup
-folder, a schedule; each its own ports, as they share this machine's network) and both tools
-connect as a non-root user with passwordless sudo. The two deploys run side by side, then:
+Two appliances get the same non-default settings (database, role and user names, prefix, backup
+folder, a schedule, off-host backups; each its own ports, as they share this machine's network),
+each with a backup host of its own deployed by the same run, and both tools connect as a
+non-root user with passwordless sudo. The two deploys run side by side, then:
 
 - the checklist, run with no --data, is all green on the Ansible host (it reads deployed.json),
   and --check --diff reports no change;
 - a second playbook run with -vvv --diff reports changed=0 and prints no secret; the second
   pyinfra deploy changes nothing;
 - the hosts are alike: rendered files (secrets masked), modes and owners, unit properties,
-  cron, schemas, extension versions, packages, the app's virtualenv. A difference fails with
-  a readable diff.
+  cron, schemas, extension versions, packages, the app's virtualenv, the pgBackRest and
+  off-host copy settings with their keys' modes; the two backup hosts are alike too (account,
+  folders, authorized keys). A difference fails with a readable diff;
+- recovery by Ansible: rows written on the Ansible appliance and archived; a fresh host deployed
+  by the playbook with `cogmem_restore_from: latest` from the backup host's repository (in the
+  background while the checks above run, so the appliance stays up, as in a recovery drill)
+  finds them, answers hybrid_search and carries on archiving on a timeline of its own.
 
-Both hosts are torn down at the end, also on failure.
+All hosts are booted side by side and torn down at the end, also on failure.
 """
 
 from __future__ import annotations
@@ -34,7 +40,8 @@ import yaml
 from provisioning import testhost
 from provisioning.inventories import demo_data, own_ports
 from provisioning.settings import resolve
-from tests.support.host_state import differences, snapshot
+from tests.support import recovery as recovery_support
+from tests.support.host_state import backup_host_snapshot, differences, snapshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
@@ -50,6 +57,8 @@ SETTINGS = {
     "cogmem_prefix": "/srv/cogmem",
     "cogmem_backup_dir": "/srv/backups/cogmem",
     "cogmem_cron_backup": "15 1 * * *",
+    # off-host backups, each appliance to its own backup host, under one folder name there
+    "cogmem_backup_name": "parity-appliance",
 }
 # A deployer's API key: it must reach the env files and never an output.
 DEPLOYER_KEY = f"sk-e2e-{secrets.token_hex(16)}"
@@ -73,10 +82,11 @@ def run(command: list[str], timeout: float = 900) -> tuple[subprocess.CompletedP
 
 
 def recap(output: str) -> dict[str, int]:
-    match = re.search(r"ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", output)
-    assert match, output[-3000:]
+    """The play recap's counts, summed over its hosts (appliance and backup host)."""
+    found = re.findall(r"ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", output)
+    assert found, output[-3000:]
     names = ("ok", "changed", "unreachable", "failed")
-    return dict(zip(names, map(int, match.groups()), strict=True))
+    return {name: sum(int(row[i]) for row in found) for i, name in enumerate(names)}
 
 
 def pyinfra_changed(output: str) -> int:
@@ -85,31 +95,49 @@ def pyinfra_changed(output: str) -> int:
     return 0 if match.group(2) == "-" else int(match.group(2))
 
 
-class Site:
-    """One booted host with a sudo user, its settings, and how each tool reaches it."""
+def connection(host: testhost.TestHost) -> dict:
+    """How Ansible reaches a throwaway host, as the sudo user."""
+    return {
+        "ansible_host": "127.0.0.1",
+        "ansible_port": host.ssh_port,
+        "ansible_user": SUDO_USER,
+        "ansible_ssh_private_key_file": str(host.key_path),
+        "ansible_ssh_common_args": NO_HOST_KEY_CHECK,
+    }
 
-    def __init__(self, host: testhost.TestHost, folder: Path, wheel: Path) -> None:
-        self.host = host
-        self.data = {**demo_data(), **SETTINGS, **own_ports(host), "cogmem_wheel": str(wheel)}
+
+def pyinfra_data(host: testhost.TestHost) -> dict:
+    """How pyinfra reaches a throwaway host, as the sudo user."""
+    _, data = host.pyinfra_host_data()
+    return {**data, "ssh_hostname": "127.0.0.1", "ssh_user": SUDO_USER, "_sudo": True}
+
+
+class Site:
+    """One booted appliance with a sudo user, its backup host, its settings, and how each tool
+    reaches them (one inventory per tool: the appliance and its backup host)."""
+
+    def __init__(self, host, backup, folder: Path, wheel: Path, **extra) -> None:
+        self.host, self.backup = host, backup
+        self.data = {
+            **demo_data(), **SETTINGS, **own_ports(host), "cogmem_wheel": str(wheel),
+            "cogmem_backup_host": backup.name, **extra,
+        }  # fmt: skip
         self.settings = resolve(self.data)
         self.ssh_config = folder / f"{host.name}.ssh_config"
         self.ssh_config.write_text(
             host.ssh_config_path.read_text().replace("User root", f"User {SUDO_USER}")
         )
         self.ansible_inventory = folder / f"{host.name}.yml"
-        connection = {
-            "ansible_host": "127.0.0.1",
-            "ansible_port": host.ssh_port,
-            "ansible_user": SUDO_USER,
-            "ansible_ssh_private_key_file": str(host.key_path),
-            "ansible_ssh_common_args": NO_HOST_KEY_CHECK,
+        groups = {
+            "cognitive_memory": {"hosts": {host.name: {**connection(host), **self.data}}},
+            "backup_hosts": {"hosts": {backup.name: connection(backup)}},
         }
-        hosts = {host.name: {**connection, **self.data}}
-        self.ansible_inventory.write_text(yaml.safe_dump({"cognitive_memory": {"hosts": hosts}}))
+        self.ansible_inventory.write_text(yaml.safe_dump(groups))
         self.pyinfra_inventory = folder / f"{host.name}.py"
-        address, data = host.pyinfra_host_data()
-        data = {**data, "ssh_user": SUDO_USER, "_sudo": True, **self.data}
-        self.pyinfra_inventory.write_text(f"hosts = [({address!r}, {data!r})]\n")
+        self.pyinfra_inventory.write_text(
+            f"hosts = [('127.0.0.1', {{**{pyinfra_data(host)!r}, **{self.data!r}}})]\n"
+            f"backup_hosts = [({backup.name!r}, {pyinfra_data(backup)!r})]\n"
+        )
 
     def playbook(self, *options: str) -> tuple[subprocess.CompletedProcess, float]:
         site = REPO / "provisioning" / "ansible" / "site.yml"
@@ -119,8 +147,12 @@ class Site:
     def pyinfra(self) -> tuple[subprocess.CompletedProcess, float]:
         return run([sys.executable, "-m", "provisioning", "deploy", str(self.pyinfra_inventory)])
 
+    def masked(self) -> dict[str, str]:
+        """Host-specific strings of the off-host settings, for the parity diff."""
+        return {self.backup.name: "<backup host>", str(self.backup.ssh_port): "<backup ssh port>"}
+
     def secrets(self) -> list[str]:
-        """The host-made password and tokens, and the deployer's key, as the env files hold them."""
+        """The host-made password, tokens and private keys, and the deployer's key."""
         prefix = self.settings["cogmem_prefix"]
         found = [DEPLOYER_KEY]
         for environment in ("production", "development"):
@@ -128,18 +160,23 @@ class Site:
             found += re.findall(r'^MCP_HTTP_TOKEN="([^"]+)"', env, re.M)
             found += re.findall(r"^DATABASE_URL=\"postgresql://[^:]+:([^@]+)@", env, re.M)
             assert f'OPENAI_API_KEY="{DEPLOYER_KEY}"' in env
-        assert len(found) == 5 and all(len(value) >= 32 for value in found[1:])
+        for key in (f"{prefix}/offsite/cogmem-backup", "/var/lib/postgresql/.ssh/cogmem-backup"):
+            private = self.host.run(f"cat {key}", check=True).stdout
+            found.append(private.splitlines()[1])  # a line of the key itself
+        assert len(found) == 7 and all(len(value) >= 32 for value in found[1:])
         return found
 
 
-def boot(name: str, folder: Path, wheel: Path) -> Site:
-    host = testhost.boot(name)
+def boot(*names: str) -> list[testhost.TestHost]:
+    """Boot hosts side by side, each with the sudo user; all torn down if one fails."""
+    hosts = recovery_support.boot_all(*names)
     try:
-        testhost.add_sudo_user(host, SUDO_USER)
-        return Site(host, folder, wheel)
+        with ThreadPoolExecutor(len(hosts)) as pool:
+            list(pool.map(lambda h: testhost.add_sudo_user(h, SUDO_USER), hosts))
     except BaseException:
-        testhost.teardown(host)
+        recovery_support.teardown_all(hosts)
         raise
+    return hosts
 
 
 @pytest.fixture(scope="module")
@@ -151,34 +188,37 @@ def wheel(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def sites(wheel, tmp_path_factory):
-    """(Ansible site, pyinfra site), booted side by side and deployed side by side."""
+def hosts(tmp_path_factory):
+    """{role: host}: two appliances, their backup hosts, and a fresh host for the recovery."""
     try:
         testhost.check_requirements()
     except testhost.TestHostError as error:
         pytest.skip(str(error))
     if not (BIN / "ansible-playbook").exists() or shutil.which("ssh") is None:
         pytest.skip("ansible-playbook is not installed (make install adds the ansible extra)")
-    folder = tmp_path_factory.mktemp("parity")
     suffix = secrets.token_hex(2)
-    with ThreadPoolExecutor(2) as pool:
-        futures = [pool.submit(boot, f"7-{tool}-{suffix}", folder, wheel)
-                   for tool in ("ansible", "pyinfra")]  # fmt: skip
-        booted = [f.exception() or f.result() for f in futures]
+    roles = {
+        "ansible": f"7-ansible-{suffix}", "pyinfra": f"7-pyinfra-{suffix}",
+        "ansible backup": f"8a2-bk-ansible-{suffix}", "pyinfra backup": f"8a2-bk-pyinfra-{suffix}",
+        "recovered": f"8a2-recovered-{suffix}",
+    }  # fmt: skip
+    booted = dict(zip(roles, boot(*roles.values()), strict=True))
     try:
-        failed = [b for b in booted if isinstance(b, BaseException)]
-        if failed:
-            raise failed[0]
-        yield tuple(booted)
+        yield booted
     finally:
-        with ThreadPoolExecutor(2) as pool:
-            for site in booted:
-                if isinstance(site, Site):
-                    pool.submit(testhost.teardown, site.host)
+        recovery_support.teardown_all([h for h in booted.values() if testhost.leftovers(h)])
         report = REPO / "reports" / "e2e-ansible-parity-times.json"
         report.parent.mkdir(exist_ok=True)
         report.write_text(json.dumps(TIMES, indent=2) + "\n")
         print(f"\nansible/pyinfra e2e wall times (s): {TIMES}")
+
+
+@pytest.fixture(scope="module")
+def sites(hosts, wheel, tmp_path_factory):
+    """(Ansible site, pyinfra site), each with its own backup host."""
+    folder = tmp_path_factory.mktemp("parity")
+    return tuple(Site(hosts[tool], hosts[f"{tool} backup"], folder, wheel)
+                 for tool in ("ansible", "pyinfra"))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -196,6 +236,37 @@ def first_runs(sites):
     return {"ansible": a.stdout + a.stderr, "pyinfra": p.stdout + p.stderr}
 
 
+@pytest.fixture(scope="module")
+def recovery(hosts, sites, first_runs, tmp_path_factory):
+    """Rows written on the Ansible appliance and archived; then, in the background while the
+    other checks run, a fresh host deployed by the playbook from the backup host's repository
+    (cogmem_restore_from: latest). The backup hosts are read before it adds its keys there."""
+    ansible, _ = sites
+    backups = {site: backup_host_snapshot(site.backup, site.settings, site.masked())
+               for site in sites}  # fmt: skip
+    a = recovery_appliance(ansible)
+    said = "Ansible restores this from the backup host"
+    turn = a.call("store_raw_dialogue", {"session_id": "dr", "speaker": "user", "content": said})
+    insight = a.call(
+        "compress_to_l2_insight",
+        {"content": "Recovered by Ansible from the backup host", "source_ids": [turn["id"]]},
+    )
+    rows = a.query("SELECT id, content FROM l0_raw ORDER BY id")
+    # push the WAL holding the last write to the backup host, as archive_timeout would
+    assert a.pgbackrest("check").returncode == 0
+    wheel = Path(ansible.data["cogmem_wheel"])
+    folder = tmp_path_factory.mktemp("recovered")
+    fresh = Site(hosts["recovered"], ansible.backup, folder, wheel, cogmem_restore_from="latest")
+    with ThreadPoolExecutor(1) as pool:
+        deploy = pool.submit(fresh.playbook)
+        yield {"site": fresh, "deploy": deploy, "rows": rows, "insight": insight,
+               "backup hosts": backups}  # fmt: skip
+
+
+def recovery_appliance(site: Site) -> recovery_support.Appliance:
+    return recovery_support.Appliance(site.host, site.ansible_inventory, site.settings)
+
+
 def test_the_playbook_brings_up_the_appliance_as_a_sudo_user(sites, first_runs):
     output = first_runs["ansible"]
     assert recap(output)["failed"] == 0 and recap(output)["changed"] > 0
@@ -205,7 +276,9 @@ def test_the_playbook_brings_up_the_appliance_as_a_sudo_user(sites, first_runs):
     assert "--sudo" in output
 
 
-def test_the_checklist_is_green_without_data_and_check_mode_changes_nothing(sites, first_runs):
+def test_the_checklist_is_green_without_data_and_check_mode_changes_nothing(
+    sites, first_runs, recovery
+):
     ansible, _ = sites
     checklist = [
         sys.executable, "-m", "provisioning.checklist",
@@ -247,15 +320,35 @@ def test_second_runs_change_nothing_and_print_no_secret(sites, first_runs):
             assert not leaks, f"a secret of {site.host.name} is in the output of run {leaks}"
 
 
-def test_both_tools_leave_the_same_host(sites, first_runs):
+def test_both_tools_leave_the_same_host(sites, first_runs, recovery):
     ansible, pyinfra = sites
-    left = snapshot(pyinfra.host, pyinfra.settings)
-    right = snapshot(ansible.host, ansible.settings)
+    left = snapshot(pyinfra.host, pyinfra.settings, pyinfra.masked())
+    right = snapshot(ansible.host, ansible.settings, ansible.masked())
+    backup_left = recovery["backup hosts"][pyinfra]
+    backup_right = recovery["backup hosts"][ansible]
 
     def allowed(aspect: str, line: str) -> bool:
         return aspect == "packages" and line.split(" ")[0] in ANSIBLE_ONLY_PACKAGES
 
-    report = differences(left, right, ("pyinfra host", "ansible host"), allowed)
+    names = ("pyinfra host", "ansible host")
+    report = differences(left, right, names, allowed)
+    report += differences(backup_left, backup_right, ("pyinfra backup host", "ansible backup host"),
+                          allowed)  # fmt: skip
     assert not report, "the two deploys differ:\n" + "\n".join(report)
     # the snapshot saw a real appliance, not two empty answers
     assert "cogmem-svc" in left["modes and owners"] and "extension vector" in "".join(left.values())
+    assert "repo1-type=sftp" in left["file /etc/pgbackrest/pgbackrest.conf"]
+    assert backup_left["authorized keys"].count("restrict ssh-ed25519 <key>") == 2
+
+
+def test_the_playbook_recovers_a_fresh_host_from_the_backup_host(recovery):
+    """The fresh host has every row written before, answers hybrid_search, and archives on."""
+    result, TIMES["ansible_recovery_s"] = recovery["deploy"].result()
+    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+    assert recap(result.stdout)["failed"] == 0
+    c = recovery_appliance(recovery["site"])
+    assert c.query("SELECT id, content FROM l0_raw ORDER BY id") == recovery["rows"]
+    found = c.call("hybrid_search", {"query_text": "recovered by Ansible", "top_k": 3})
+    assert found["results"][0]["id"] == recovery["insight"]["id"]
+    # it carries on the backups: its WAL reaches the same repository, on a timeline of its own
+    assert c.pgbackrest("check").returncode == 0

@@ -3,9 +3,11 @@
 deploy A with backup host B (one run) -> memories stored through the MCP server -> the cron jobs
 run as cron would (dump, copy to B, pgBackRest backup) -> B unreachable: detected, nothing there
 changed -> a time T, more writes after it, WAL archived -> A destroyed -> C deployed from B's
-repository to T -> every row up to T and none after, hybrid_search works, checklist green on C.
+repository to T -> every row up to T and none after, hybrid_search works, checklist green on C
+-> `restore --time` on C -> D deployed from the newest dump on B (cogmem_restore_from: dump): the
+rows of that dump, hybrid_search, and D's own backups going on in the stanza it took over.
 
-Three throwaway hosts booted in parallel; about 5 minutes. Needs root, debootstrap and
+Four throwaway hosts booted in parallel; about 6 minutes. Needs root, debootstrap and
 systemd-nspawn.
 """
 
@@ -35,6 +37,7 @@ class Scene:
     a: recovery.Appliance
     b: testhost.TestHost
     c: testhost.TestHost
+    d: testhost.TestHost
     folder: object
     wheel: object
     facts: dict = field(default_factory=dict)
@@ -47,11 +50,13 @@ def scene(wheel, tmp_path_factory):
     except testhost.TestHostError as error:
         pytest.skip(str(error))
     folder = tmp_path_factory.mktemp("offsite")
-    a, b, c = recovery.boot_all("8b-e2e-a", "8b-e2e-b", "8b-e2e-c")
+    hosts = recovery.boot_all("8b-e2e-a", "8b-e2e-b", "8b-e2e-c", "8b-e2e-d")
+    a, b, c, d = hosts
     try:
-        yield Scene(recovery.appliance(folder, a, b, cogmem_wheel=str(wheel)), b, c, folder, wheel)
+        appliance = recovery.appliance(folder, a, b, cogmem_wheel=str(wheel))
+        yield Scene(appliance, b, c, d, folder, wheel)
     finally:
-        recovery.teardown_all([h for h in (a, b, c) if testhost.leftovers(h)])
+        recovery.teardown_all([h for h in hosts if testhost.leftovers(h)])
 
 
 def test_one_run_deploys_the_appliance_and_its_backup_host(scene):
@@ -74,6 +79,10 @@ def test_one_run_deploys_the_appliance_and_its_backup_host(scene):
 
 def test_the_cron_jobs_put_a_dump_and_a_backup_on_the_backup_host(scene):
     a = scene.a
+    said = "The dump keeps the lighthouse keeper's log"
+    turn = a.call("store_raw_dialogue", {"session_id": "dump", "speaker": "user", "content": said})
+    insight = a.call("compress_to_l2_insight", {"content": said, "source_ids": [turn["id"]]})
+    scene.facts["dumped"] = (a.query("SELECT id, content FROM l0_raw ORDER BY id"), insight["id"])
     for tag in ("cognitive-memory-backup", "cognitive-memory-offsite", "cognitive-memory-pitr"):
         result = recovery.run_cron_job(a, tag)
         assert result.returncode == 0, recovery.journal(a, tag)
@@ -184,3 +193,28 @@ def test_restore_time_brings_the_cluster_back_to_a_moment_on_a_deployed_host(sce
     assert c.sh("systemctl is-active cognitive-memory-mcp.service").stdout.strip() == "active"
     assert c.sh("ls -d /var/lib/postgresql/17/main.previous-*").returncode == 0  # kept
     assert c.call("ping", {})["status"] == "ok"
+
+
+def test_a_fresh_host_comes_back_from_the_newest_dump_on_the_backup_host(scene):
+    """After the cron test's dump (the newest one the backup host has): a new cluster, so the
+    host takes the stanza over and its own full backup is the base of its recoveries."""
+    if "dumped" not in scene.facts:
+        pytest.skip("no dump was copied to the backup host")
+    rows, insight = scene.facts["dumped"]
+    d = recovery.appliance(
+        scene.folder, scene.d, scene.b, cogmem_wheel=str(scene.wheel),
+        cogmem_backup_name=scene.a.host.name, cogmem_restore_from="dump",
+    )  # fmt: skip
+    result = recovery.deploy(d)
+    output = result.stdout + result.stderr
+    failed = [line for line in output.splitlines() if scene.d.name in line and "rror" in line]
+    assert result.returncode == 0, "\n".join(failed) + output[-3000:]
+    assert d.query("SELECT id, content FROM l0_raw ORDER BY id") == rows  # nothing after it
+    found = d.call("hybrid_search", {"query_text": "lighthouse keeper log", "top_k": 3})
+    assert found["results"][0]["id"] == insight
+    assert d.sh("systemctl is-active cognitive-memory-mcp.service").stdout.strip() == "active"
+    # D archives and backs up where A did, as a database of its own
+    assert d.pgbackrest("check").returncode == 0
+    info = json.loads(d.pgbackrest("info", "--output=json").stdout)[0]
+    current = max(db["id"] for db in info["db"])
+    assert current > 1 and any(b["database"]["id"] == current for b in info["backup"])

@@ -45,14 +45,6 @@ def test_argument_specs_name_every_setting_with_its_type():
         assert options[key]["description"].strip(), key
 
 
-# Off-host backups (issue 8b) are in the pyinfra deploy only so far; the role's preflight
-# refuses cogmem_backup_host and cogmem_restore_from until it renders these too.
-PYINFRA_ONLY = {
-    "offsite_ssh_config.j2", "offsite_target.j2",
-    "pgbackrest.conf.j2", "postgresql-archive.conf.j2",
-}  # fmt: skip
-
-
 def test_every_template_the_role_renders_exists():
     used = set()
     for tasks in (ROLE / "tasks").glob("*.yml"):
@@ -61,7 +53,7 @@ def test_every_template_the_role_renders_exists():
                 module = step.get("ansible.builtin.template")
                 if module:
                     used.add(module["src"])
-    assert used == {p.name for p in TEMPLATES.glob("*.j2")} - PYINFRA_ONLY
+    assert used == {p.name for p in TEMPLATES.glob("*.j2")}
 
 
 def _playbook(tmp_path: Path, *extra: str, **host_vars) -> subprocess.CompletedProcess:
@@ -83,14 +75,16 @@ def _playbook(tmp_path: Path, *extra: str, **host_vars) -> subprocess.CompletedP
         ([], {"cogmem_db_name": "memory'; DROP"}, "is not a safe PostgreSQL name"),
         (["-e", "cogmem_evaluation_enabled=false"], {}, "must be true or false, not a string"),
         ([], {"postgresql_port": "not-a-port"}, "postgresql_port"),
-        ([], {"cogmem_backup_host": "vault"}, "not supported by the Ansible role yet"),
+        ([], {"cogmem_backup_host": "vault"}, "is not in the inventory group 'backup_hosts'"),
+        ([], {"cogmem_restore_from": "latest"}, "needs cogmem_backup_host (where from?)"),
     ],
     ids=[
         "unknown-setting",
         "quote-in-database-name",
         "string-boolean",
         "port-not-a-number",
-        "backup-host-pyinfra-only",
+        "backup-host-not-in-group",
+        "restore-without-backup-host",
     ],
 )
 def test_bad_settings_stop_the_playbook_before_any_change(tmp_path, extra, host_vars, message):

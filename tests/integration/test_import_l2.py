@@ -77,6 +77,62 @@ def test_an_export_replays_into_an_empty_database_with_the_current_model(
     assert newer > max(row[0] for row in before)  # the id sequence moved past the replayed ids
 
 
+def store_compressed(app, question: str, answer: str) -> int:
+    """A question turn, its answer turn, and an insight distilled from the answer (the tool)."""
+    turns = []
+    for speaker, text in (("user", question), ("assistant", answer)):
+        turn = {"session_id": "s", "speaker": speaker, "content": text}
+        done = app.run("call", "store_raw_dialogue", "--json-args", json.dumps(turn))
+        assert done.returncode == 0, done.stderr
+        turns.append(json.loads(done.stdout)["id"])
+    done = app.run("call", "compress_to_l2_insight", "--json-args",
+                   json.dumps({"content": answer, "source_ids": turns[1:]}))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)["id"]
+
+
+def contexts(url: str) -> dict[int, str]:
+    with psycopg.connect(url) as conn:
+        return dict(conn.execute("SELECT id, context FROM l2_insights").fetchall())
+
+
+def keyword_hits(app, query: str) -> list[int]:
+    found = app.run("call", "hybrid_search", "--json-args",
+                    json.dumps({"query_text": query, "top_k": 3}))  # fmt: skip
+    assert found.returncode == 0, found.stderr
+    return [r["id"] for r in json.loads(found.stdout)["results"] if r["keyword_rank"]]
+
+
+def test_imported_insights_keep_the_context_that_makes_them_findable(
+    tmp_path, migrated_database, second_database
+):
+    settings, url = migrated_database
+    source = make_appliance(tmp_path / "a", settings.database.name, url)
+    answer = store_compressed(source, "Which city did Ana move to in spring?", "Yes, Lisbon!")
+    store_compressed(source, "What time does the backup run?", "At two in the night.")
+    assert "Ana move" in contexts(url)[answer]
+    export = tmp_path / "export"
+    assert source.run("export-l2", "--to", str(export)).returncode == 0
+
+    # A host without the raw turns: the context travels in the export.
+    name, target_url = second_database
+    target = make_appliance(tmp_path / "b", name, target_url)
+    assert target.run("import", str(export)).returncode == 0
+    assert contexts(target_url) == contexts(url)
+    assert keyword_hits(target, "where did Ana move") == [answer]  # only the context says so
+
+    # An export written before exports carried the context: rebuilt from the raw turns here.
+    lines = (export / "l2_insights.jsonl").read_text().splitlines()
+    older = tmp_path / "older.jsonl"
+    stripped = [{k: v for k, v in json.loads(line).items() if k != "context"} for line in lines]
+    older.write_text("".join(json.dumps(record) + "\n" for record in stripped))
+    before = contexts(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DELETE FROM l2_insights")
+    assert source.run("import", str(older)).returncode == 0
+    assert contexts(url) == before
+
+
 def test_an_older_export_replays_with_at(tmp_path, migrated_database, second_database):
     settings, url = migrated_database
     source = make_appliance(tmp_path / "a", settings.database.name, url)

@@ -113,30 +113,6 @@ async def test_missing_ids_names_exactly_the_unknown_ones(conn):
     assert await l0.missing_ids(conn, [known + 7, known, known + 2]) == [known + 2, known + 7]
 
 
-async def test_context_is_the_turn_before_and_the_source_turns_the_content_does_not_quote(conn):
-    turns = [
-        ("s", "user", "Did you go to the climbing gym on Sunday?"),
-        ("other", "user", "Unrelated session in between"),
-        ("s", "assistant", "Yes, it was great!"),
-        ("s", "user", "I also bought new shoes."),
-    ]
-    ids = [(await l0.insert_turn(conn, *turn, {}))[0] for turn in turns]
-    # A raw-turn insight quoting its source: only the question before it is added.
-    quoted = await l0.context_of(conn, [ids[2]], "assistant: Yes, it was great!")
-    assert quoted == "user: Did you go to the climbing gym on Sunday?"
-    # A distilled insight: the turn before the first source, then the sources, in order.
-    distilled = await l0.context_of(conn, [ids[3], ids[2]], "The user climbs and got shoes")
-    assert distilled.splitlines() == [
-        "user: Did you go to the climbing gym on Sunday?",
-        "assistant: Yes, it was great!",
-        "user: I also bought new shoes.",
-    ]
-    assert (
-        await l0.context_of(conn, [ids[0]], "first turn")
-        == "user: Did you go to the climbing gym on Sunday?"
-    )
-
-
 async def test_an_insight_is_found_by_the_words_of_its_context(conn):
     answer = await add_insight(conn, "Yes, it was great!", context="Did you go climbing?")
     await add_insight(conn, "Lunch was pasta with tomatoes")

@@ -207,6 +207,7 @@ async def test_evaluation_tools_refuse_until_configured(client):
 
 # Bad input: a clear tool error, nothing written, the server keeps serving ----------------
 
+TURN = {"session_id": "s", "speaker": "u", "content": "x"}
 BAD_CALLS = [
     ("store_raw_dialogue", {"session_id": "s", "speaker": "u", "content": ""}, "blank"),
     ("store_raw_dialogue", {"session_id": "s", "speaker": "u", "content": "   "}, "blank"),
@@ -300,6 +301,15 @@ BAD_CALLS = [
     ("evaluate_answer", {"query": "q", "answer": ""}, "answer must not be blank"),
     ("evaluate_answer", {"query": "q", "answer": "a", "memory_ids": [0]}, "memory_ids[0] must be"),
     ("get_golden_test_results", {"days": 0}, "days must be"),
+    *(
+        ("store_raw_dialogue", {**TURN, "occurred_at": when}, message)
+        for when, message in [
+            ("yesterday", "occurred_at must be an ISO 8601 date or date and time"),
+            ("2023-02-30T10:00:00Z", "occurred_at must be an ISO 8601 date"),
+            ("2999-01-01T00:00:00Z", "occurred_at must not be in the future"),
+            (20230508, "occurred_at must be a string"),
+        ]
+    ),
 ]
 
 

@@ -42,18 +42,29 @@ SELECT string_agg(line, E'\\n' ORDER BY line) FROM (
             WHERE datname = current_database()
 ) AS items
 """
+# Public keys (host keys pinned, appliance keys authorized): each host makes its own.
+# The comment of an appliance's key names the host that made it (user@inventory name).
+_PUBLIC_KEY = re.compile(
+    r"\b(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+( [\w.-]+@\S+)?"
+)
 ROLE_QUERY = (
     "SELECT rolname, rolsuper, rolcreatedb, rolcreaterole, rolcanlogin, rolreplication, "
     "left(rolpassword, 14) FROM pg_authid WHERE rolname NOT LIKE 'pg\\_%' ORDER BY rolname"
 )
 
 
-def mask(text: str, settings: dict[str, Any]) -> str:
-    """Secrets replaced by ***, the host's own ports by their setting's name."""
+def mask(text: str, settings: dict[str, Any], names: dict[str, str] | None = None) -> str:
+    """Secrets replaced by ***, the host's own ports by their setting's name, public keys by
+    <key>, and each of `names` (a backup host's name, its SSH port) by its label."""
     text = _SECRET_LINE.sub(r'\1"***"', text)
     text = _URL_PASSWORD.sub(r"\1***@", text)
+    text = _PUBLIC_KEY.sub(
+        lambda m: f"{m[1]} <key>" + (f" {m[2].split('@')[0].strip()}@<host>" if m[2] else ""), text
+    )
     for key in ("postgresql_port", "cogmem_http_port"):
         text = re.sub(rf"\b{settings[key]}\b", f"<{key}>", text)
+    for value, label in (names or {}).items():
+        text = re.sub(rf"(?<![\w.-]){re.escape(value)}(?![\w-])", label, text)
     return text
 
 
@@ -86,16 +97,37 @@ def rendered_files(settings: dict[str, Any]) -> list[str]:
         f"{prefix}/bin/restore_postgres.sh",
         f"{prefix}/bin/export_l2_insights.py",
         f"{prefix}/bin/staged_dual_judge_cli.py",
+        f"{prefix}/bin/offsite_sync.sh",
+        *(offsite_files(settings) if settings["cogmem_backup_host"] else []),
     ]
 
 
-def snapshot(host, settings: dict[str, Any]) -> dict[str, str]:
-    """{aspect: text} of a deployed host (a provisioning.testhost.TestHost, run as root)."""
+def offsite_files(settings: dict[str, Any]) -> list[str]:
+    """What a backup host adds on the appliance (the private keys are compared by mode only)."""
+    prefix, version = settings["cogmem_prefix"], settings["postgresql_version"]
+    return [
+        "/etc/pgbackrest/pgbackrest.conf",
+        f"/etc/postgresql/{version}/main/conf.d/cognitive-memory-archive.conf",
+        f"{prefix}/offsite/ssh_config",
+        f"{prefix}/offsite/target",
+        f"{prefix}/offsite/known_hosts",
+        f"{prefix}/offsite/cogmem-backup.pub",
+        "/var/lib/postgresql/.ssh/known_hosts",
+        "/var/lib/postgresql/.ssh/cogmem-backup.pub",
+    ]
+
+
+def snapshot(host, settings: dict[str, Any], names: dict[str, str] | None = None) -> dict[str, str]:
+    """{aspect: text} of a deployed host (a provisioning.testhost.TestHost, run as root);
+    `names`: host-specific strings to mask (see mask)."""
     s = settings
     prefix, backups = s["cogmem_prefix"], s["cogmem_backup_dir"]
     state = {f"file {path}": _sh(host, f"cat {shlex.quote(path)}") for path in rendered_files(s)}
     folders = [prefix, f"{prefix}/bin", f"{prefix}/dist", f"{prefix}/config", backups,
                "/etc/cognitive-memory"]  # fmt: skip
+    if s["cogmem_backup_host"]:
+        folders += [f"{prefix}/offsite", "/var/lib/postgresql/.ssh", "/etc/pgbackrest",
+                    "/var/log/pgbackrest"]  # fmt: skip
     listing = " ".join(shlex.quote(f) for f in folders)
     state["modes and owners"] = _sh(
         host,
@@ -121,7 +153,23 @@ def snapshot(host, settings: dict[str, Any]) -> dict[str, str]:
     state["packages"] = _sh(host, "dpkg-query -W -f '${Package} ${Version} ${db:Status-Abbrev}\\n'")
     pip = f"{prefix}/venv/bin/pip"
     state["virtualenv"] = _sh(host, f"{pip} freeze --all --disable-pip-version-check")
-    return {aspect: mask(text, s) for aspect, text in state.items()}
+    return {aspect: mask(text, s, names) for aspect, text in state.items()}
+
+
+def backup_host_snapshot(host, settings: dict[str, Any], names: dict[str, str]) -> dict[str, str]:
+    """{aspect: text} of a backup host: its account, folders, authorized keys, packages."""
+    account, root = settings["cogmem_backup_account"], settings["cogmem_backup_root"]
+    state = {
+        "backup account": _sh(
+            host, f"getent passwd {account} | cut -d: -f5-; getent group {account} | cut -d: -f1,4"
+        ),
+        "backup folders": _sh(
+            host, f"find {shlex.quote(root)} -maxdepth 2 -printf '%p %u %g %m %y\\n' | sort"
+        ),
+        "authorized keys": _sh(host, f"cat {shlex.quote(root)}/.ssh/authorized_keys"),
+        "packages": _sh(host, "dpkg-query -W -f '${Package} ${Version} ${db:Status-Abbrev}\\n'"),
+    }
+    return {aspect: mask(text, settings, names) for aspect, text in state.items()}
 
 
 def differences(

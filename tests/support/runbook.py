@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 RUNBOOK = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
+OFFSITE_RUNBOOK = RUNBOOK.with_name("offsite-recovery.md")
 _BLOCK = re.compile(r"^```(?P<info>[^\n]*)\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
@@ -15,7 +16,7 @@ def blocks(path: Path = RUNBOOK) -> list[tuple[str, str]]:
     return [(m["info"].strip(), m["body"]) for m in _BLOCK.finditer(path.read_text())]
 
 
-def commands(kind: str) -> list[str]:
+def commands(kind: str, path: Path = RUNBOOK) -> list[str]:
     """Every command line of the `sh <kind>` blocks."""
-    return [line for info, body in blocks() if info == f"sh {kind}"
+    return [line for info, body in blocks(path) if info == f"sh {kind}"
             for line in body.splitlines() if line.strip()]  # fmt: skip

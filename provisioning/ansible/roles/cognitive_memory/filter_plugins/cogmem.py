@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[5]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from provisioning import credentials  # noqa: E402
+from provisioning import backup_target, credentials  # noqa: E402
 from provisioning import settings as config  # noqa: E402
 from provisioning.envfile import parse_env  # noqa: E402
 from provisioning.summary import next_steps  # noqa: E402
@@ -69,6 +69,19 @@ def closing_lines(settings: dict, name: str, connection: dict, missing: dict) ->
     return next_steps(name, {k: v for k, v in data.items() if v}, plan).splitlines()
 
 
+def authorized_line(public_key: str, user: str, appliance: str) -> str:
+    """The backup host's `restrict` line for an appliance's public key, as pyinfra writes it."""
+    return backup_target.authorized_line(public_key, user, appliance)
+
+
+def known_hosts(host_keys: str, target: dict) -> str:
+    """known_hosts text pinning the backup host's keys (`cat ssh_host_*_key.pub` output)."""
+    where = backup_target.Target(
+        **{k: target[k] for k in ("host", "address", "port", "account", "folder")}
+    )
+    return "\n".join(backup_target.known_hosts_lines(where, host_keys.splitlines())) + "\n"
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -76,4 +89,6 @@ class FilterModule:
             "cogmem_choose_secrets": choose_secrets,
             "cogmem_missing_keys": missing_keys,
             "cogmem_closing_lines": closing_lines,
+            "cogmem_authorized_line": authorized_line,
+            "cogmem_known_hosts": known_hosts,
         }
