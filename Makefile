@@ -74,6 +74,7 @@ bench: install
 	$(BIN)/python bench/dual_judge.py     # 50 docs, judges at 0.4-1.2 s per call, about 2 minutes
 	$(BIN)/python bench/backup_restore.py  # 1k and 10k insights, about a minute
 	$(BIN)/python bench/deploy_times.py   # two throwaway hosts, about 6 minutes
+	$(BIN)/python bench/deploy_times.py --offsite  # the same, each with a backup host, about 10 minutes
 	$(BIN)/python bench/recovery.py --insights 0  # RPO/RTO from a backup host, about 10 minutes
 	$(BIN)/python bench/readme_table.py
 
