@@ -312,6 +312,7 @@ async def _import(started, source: Path, at: str | None, batch_size: int, quiet:
                 return await importer.replay(
                     conn, embedder, records, batch_size=batch_size, source=str(source),
                     text_search_config=started.settings.search.text_search_config,
+                    context_turns=started.settings.search.context_turns,
                     advance=lambda n: progress.advance(task, n),
                 )  # fmt: skip
     finally:

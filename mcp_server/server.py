@@ -70,9 +70,12 @@ def build_server(runtime: Runtime, health: PoolHealth | None = None) -> MCPServe
         try:
             yield app
         finally:
-            indexing.cancel()
-            if warming is not None:
-                warming.cancel()
+            background = [task for task in (indexing, warming) if task is not None]
+            for task in background:
+                task.cancel()
+            # Awaited, so a query they run is cancelled cleanly now, not cut off later by the
+            # event loop's own shutdown (psycopg then logs a warning on the way out).
+            await asyncio.gather(*background, return_exceptions=True)
             await close_provider(embedder)
             await pool.close()
 

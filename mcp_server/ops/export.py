@@ -1,7 +1,8 @@
 """Export L2 insights as JSON Lines into a git repository: a readable, diffable history.
 
 Embeddings are left out: they are derived data, and `cognitive-memory reembed` rebuilds them.
-The full-text context is kept: it comes from raw turns a replay may not have.
+The words an insight is indexed by besides its content (source words, context) are kept: they
+come from raw turns a replay may not have.
 dulwich writes the commits, so the hardened service needs no git binary.
 """
 
@@ -23,7 +24,8 @@ FILE_NAME = "l2_insights.jsonl"
 AUTHOR = b"cognitive-memory <cognitive-memory@localhost>"
 
 _SELECT = """
-SELECT id, content, context, source_ids, embedding_model, fidelity_score, metadata, created_at
+SELECT id, content, source_words, context, source_ids, embedding_model, fidelity_score, metadata,
+       created_at
 FROM l2_insights ORDER BY id"""
 
 

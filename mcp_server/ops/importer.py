@@ -3,9 +3,9 @@
 Exports carry no vectors (they are derived data), so every imported insight is embedded with
 the model configured now, whichever model the export names. Ids are kept, so source_ids and
 anything citing an insight stay valid; an id already present is skipped, which makes a replay
-safe to repeat or to resume. Each insight gets the full-text context that compression gives it
-(the words around it, `l0.context_of`): the export's own, or for an export made before exports
-carried it, rebuilt from the raw turns when the database has them.
+safe to repeat or to resume. Each insight gets the words compression indexes it by
+(`index_words`: its source words and context): the export's own, or for an export made before
+exports carried them, rebuilt from the raw turns when the database has them.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from pgvector import Vector
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
-from mcp_server.memory import l0
+from mcp_server.memory import index_words
+from mcp_server.memory.index_words import IndexWords
 from mcp_server.ops.errors import OpsError
 from mcp_server.ops.export import FILE_NAME
 from mcp_server.providers.base import Embedder
@@ -104,6 +105,7 @@ async def replay(
     records: list[dict],
     *,
     text_search_config: str,
+    context_turns: int,
     batch_size: int,
     source: str,
     advance: Callable[[int], None],
@@ -116,9 +118,9 @@ async def replay(
         skipped += len(batch) - len(new)
         if new:
             vectors = await embedder.embed([r["content"] for r in new])
-            contexts = [await _context(conn, r) for r in new]
+            words = [await _words(conn, r, context_turns) for r in new]
             async with conn.transaction():
-                await _insert(conn, new, vectors, contexts, embedder.model, text_search_config)
+                await _insert(conn, new, vectors, words, embedder.model, text_search_config)
             imported += len(new)
         advance(len(batch))
     async with conn.transaction():
@@ -135,28 +137,31 @@ async def _present(conn: AsyncConnection, ids: list[int]) -> set[int]:
     return {row[0] for row in await cursor.fetchall()}
 
 
-async def _context(conn: AsyncConnection, record: dict) -> str:
-    """The export's context; else the one compression would give, from the raw turns here."""
-    if isinstance(record.get("context"), str):
-        return record["context"]
+async def _words(conn: AsyncConnection, record: dict, context_turns: int) -> IndexWords:
+    """The export's words; else the ones compression would give, from the raw turns here."""
+    source_words, context = record.get("source_words"), record.get("context")
+    if isinstance(source_words, str) and isinstance(context, str):
+        return IndexWords(source_words=source_words, context=context)
     sources = [int(i) for i in record.get("source_ids") or []]
-    return await l0.context_of(conn, sources, record["content"]) if sources else ""
+    if sources:
+        return await index_words.words_of(conn, sources, record["content"], context_turns)
+    return IndexWords(source_words=source_words or "", context=context or "")
 
 
-async def _insert(conn, records, vectors, contexts, model: str, config: str) -> None:
+async def _insert(conn, records, vectors, words, model: str, config: str) -> None:
     async with conn.cursor() as cursor:
         await cursor.executemany(
             """
-            INSERT INTO l2_insights (id, content, context, embedding, embedding_model,
+            INSERT INTO l2_insights (id, content, source_words, context, embedding, embedding_model,
                                      source_ids, fidelity_score, metadata, created_at,
                                      text_search_config)
             OVERRIDING SYSTEM VALUE
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s::timestamptz, now()),
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s::timestamptz, now()),
                     %s::regconfig)""",
             [
-                (int(r["id"]), r["content"], c, Vector(v), model, r.get("source_ids") or [],
-                 r.get("fidelity_score"), Jsonb(r.get("metadata") or {}), r.get("created_at"),
-                 config)
-                for r, v, c in zip(records, vectors, contexts, strict=True)
+                (int(r["id"]), r["content"], w.source_words, w.context, Vector(v), model,
+                 r.get("source_ids") or [], r.get("fidelity_score"),
+                 Jsonb(r.get("metadata") or {}), r.get("created_at"), config)
+                for r, v, w in zip(records, vectors, words, strict=True)
             ],
         )  # fmt: skip

@@ -91,9 +91,11 @@ def store_compressed(app, question: str, answer: str) -> int:
     return json.loads(done.stdout)["id"]
 
 
-def contexts(url: str) -> dict[int, str]:
+def contexts(url: str) -> dict[int, tuple[str, str]]:
+    """Each insight's indexed words besides its content: (source words, context)."""
     with psycopg.connect(url) as conn:
-        return dict(conn.execute("SELECT id, context FROM l2_insights").fetchall())
+        rows = conn.execute("SELECT id, source_words, context FROM l2_insights").fetchall()
+        return {id_: (source_words, context) for id_, source_words, context in rows}
 
 
 def keyword_hits(app, query: str) -> list[int]:
@@ -110,7 +112,7 @@ def test_imported_insights_keep_the_context_that_makes_them_findable(
     source = make_appliance(tmp_path / "a", settings.database.name, url)
     answer = store_compressed(source, "Which city did Ana move to in spring?", "Yes, Lisbon!")
     store_compressed(source, "What time does the backup run?", "At two in the night.")
-    assert "Ana move" in contexts(url)[answer]
+    assert "Ana move" in contexts(url)[answer][1]
     export = tmp_path / "export"
     assert source.run("export-l2", "--to", str(export)).returncode == 0
 
@@ -121,10 +123,13 @@ def test_imported_insights_keep_the_context_that_makes_them_findable(
     assert contexts(target_url) == contexts(url)
     assert keyword_hits(target, "where did Ana move") == [answer]  # only the context says so
 
-    # An export written before exports carried the context: rebuilt from the raw turns here.
+    # An export written before exports carried these words: rebuilt from the raw turns here.
     lines = (export / "l2_insights.jsonl").read_text().splitlines()
     older = tmp_path / "older.jsonl"
-    stripped = [{k: v for k, v in json.loads(line).items() if k != "context"} for line in lines]
+    stripped = [
+        {k: v for k, v in json.loads(line).items() if k not in ("context", "source_words")}
+        for line in lines
+    ]
     older.write_text("".join(json.dumps(record) + "\n" for record in stripped))
     before = contexts(url)
     with psycopg.connect(url, autocommit=True) as conn:

@@ -1,10 +1,10 @@
 """Recall regression guard: one LoCoMo conversation through the MCP tools, local MiniLM.
 
 Every turn goes in as a client stores it (store_raw_dialogue with the session's date as
-occurred_at, then compress_to_l2_insight with the turn as its source), every question with evidence is asked with hybrid_search
-(top_k 10, the configured defaults), and the share of questions with an evidence turn in
-the top 5 / top 10 must not fall below the level this release reached (a benchmark floor,
-not a timing test). The full benchmark is bench/locomo.py.
+occurred_at, then compress_to_l2_insight with the turn as its source), every question with
+evidence is asked with hybrid_search (top_k 10, the configured defaults), and the share of
+questions with an evidence turn in the top 5 / top 10 must not fall below the level this
+release reached (a benchmark floor, not a timing test). The full benchmark is bench/locomo.py.
 """
 
 from __future__ import annotations
