@@ -36,6 +36,7 @@ from pydantic import SecretStr
 from rich.console import Console
 
 from bench import results_file
+from mcp_server.memory import l2
 
 REPO = Path(__file__).resolve().parents[1]
 TOP_K = 10
@@ -119,6 +120,8 @@ def vector_recall(url: str, vectors: list[list[float]], ef_search: int) -> float
             query = np.asarray(vector, dtype=np.float32)
             with conn.transaction():
                 conn.execute(f"SET LOCAL hnsw.ef_search = {ef_search}")
+                for name, value in l2.PLANNER.items():  # as the tool plans it (1536 dims)
+                    conn.execute(f"SET LOCAL {name} = {value}")
                 approximate = [row[0] for row in conn.execute(nearest, [query], prepare=False)]
             with conn.transaction():
                 conn.execute("SET LOCAL enable_indexscan = off")

@@ -19,6 +19,11 @@ from mcp_server.db import session_settings
 
 # pgvector caps hnsw.ef_search at 1000, so more candidates than that cannot be promised.
 MAX_CANDIDATES = 1000
+# Memories are read from RAM or SSD, where a random page costs about what a sequential one
+# does. At PostgreSQL's default (4.0) pgvector prices an HNSW scan over 1536-dimension vectors
+# above a parallel scan of the (small, vectors are in TOAST) heap: at 100k insights every
+# search read every vector, 1 s instead of milliseconds (bench/hybrid_search.py, issue 10).
+PLANNER = {"random_page_cost": "1.1"}
 
 
 @dataclass(frozen=True)
@@ -296,7 +301,7 @@ async def hybrid_search(conn: AsyncConnection, *, ef_search: int = 0, **query) -
     statement, params = hybrid_query(**query)
     ef = min(max(ef_search, params["candidates"]), MAX_CANDIDATES)
     cursor = conn.cursor(row_factory=dict_row)
-    async with session_settings.setting(conn, "hnsw.ef_search", str(ef)):
+    async with session_settings.settings(conn, {"hnsw.ef_search": str(ef), **PLANNER}):
         await cursor.execute(statement, params)
         rows = await cursor.fetchall()
     return [SearchHit(**row) for row in rows]

@@ -288,6 +288,7 @@ async def test_ef_search_is_the_configured_breadth_when_that_exceeds_the_candida
     vector = await embed("topic 3")
     await l2.hybrid_search(conn, **query("topic", vector, candidates=100), ef_search=150)
     assert await scalar(conn, "SHOW hnsw.ef_search") == "150"
+    assert await scalar(conn, "SHOW random_page_cost") == "1.1"  # so 1536 dims use HNSW
     await l2.hybrid_search(conn, **query("topic", vector, candidates=200), ef_search=150)
     assert await scalar(conn, "SHOW hnsw.ef_search") == "200"
 
@@ -301,6 +302,7 @@ async def test_ef_search_inside_a_transaction_ends_with_it(migrated_database):
         assert len(await l2.hybrid_search(connection, **wide)) == 150
         await connection.commit()
         assert await scalar(connection, "SHOW hnsw.ef_search") == "40"
+        assert await scalar(connection, "SHOW random_page_cost") == "4"
 
 
 async def test_hybrid_search_uses_the_hnsw_and_gin_indexes(conn):

@@ -26,7 +26,8 @@ async def test_a_connection_the_server_ended_is_replaced_before_it_is_lent(migra
         first = await backend_pid(pool)
         assert await backend_pid(pool) == first  # a healthy idle connection is lent again
         with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", [first])
+            # Waits until the backend has gone (it is signalled, not stopped, by the call).
+            admin.execute("SELECT pg_terminate_backend(%s, 10000)", [first])
         async with pool.connection() as conn:  # no error: the ended one was refused
             pid = (await (await conn.execute("SELECT pg_backend_pid()")).fetchone())[0]
         assert pid != first
