@@ -259,7 +259,8 @@ async def hybrid_search(
         ),
     ] = None,
 ) -> SearchResults:
-    """Find L2 insights by meaning and by words: vector and full-text ranks, weighted RRF.
+    """Find L2 insights by meaning and by words: cosine similarity fused with BM25 over the
+    insight, the date its turns were said and the turns around them.
 
     Hits with neither a shared word nor a useful similarity are left out, so an unrelated
     query finds little or nothing; emoji and CJK characters are matched literally.

@@ -39,47 +39,72 @@ class IndexWords:
     context: str
 
 
-_WORDS = """
+# The context of the insight whose source turns are {ids} (an SQL expression of bigint[]):
+# the turns of the same session just before the first and just after the last source turn.
+_CONTEXT = """
+    SELECT coalesce(string_agg(around.content, E'\\n' ORDER BY around.created_at, around.id), '')
+    FROM (
+        SELECT session_id, created_at, id FROM l0_raw
+        WHERE id = ANY({ids}) ORDER BY created_at, id LIMIT 1
+    ) AS first,
+    (
+        SELECT session_id, created_at, id FROM l0_raw
+        WHERE id = ANY({ids}) ORDER BY created_at DESC, id DESC LIMIT 1
+    ) AS last,
+    LATERAL (
+        (SELECT turn.id, turn.content, turn.created_at FROM l0_raw AS turn
+         WHERE turn.session_id = first.session_id
+           AND (turn.created_at, turn.id) < (first.created_at, first.id)
+         ORDER BY turn.created_at DESC, turn.id DESC LIMIT %(turns)s)
+        UNION
+        (SELECT turn.id, turn.content, turn.created_at FROM l0_raw AS turn
+         WHERE turn.session_id = last.session_id
+           AND (turn.created_at, turn.id) > (last.created_at, last.id)
+         ORDER BY turn.created_at, turn.id LIMIT %(turns)s)
+    ) AS around
+    WHERE around.id <> ALL({ids})
+"""
+
+_WORDS = f"""
 WITH sources AS (
-    SELECT id, session_id, speaker, content, created_at,
-           coalesce(occurred_at, created_at) AS said_at
+    SELECT id, speaker, content, created_at, coalesce(occurred_at, created_at) AS said_at
     FROM l0_raw WHERE id = ANY(%(ids)s::bigint[])
-),
-first AS (SELECT session_id, created_at, id FROM sources ORDER BY created_at, id LIMIT 1),
-last AS (
-    SELECT session_id, created_at, id FROM sources ORDER BY created_at DESC, id DESC LIMIT 1
-),
-before AS (
-    SELECT turn.id, turn.speaker, turn.content, turn.created_at
-    FROM l0_raw AS turn, first
-    WHERE turn.session_id = first.session_id
-      AND (turn.created_at, turn.id) < (first.created_at, first.id)
-    ORDER BY turn.created_at DESC, turn.id DESC
-    LIMIT %(turns)s
-),
-after AS (
-    SELECT turn.id, turn.speaker, turn.content, turn.created_at
-    FROM l0_raw AS turn, last
-    WHERE turn.session_id = last.session_id
-      AND (turn.created_at, turn.id) > (last.created_at, last.id)
-    ORDER BY turn.created_at, turn.id
-    LIMIT %(turns)s
-),
-around AS (
-    SELECT * FROM before UNION SELECT * FROM after
 )
 SELECT
-    concat_ws(E'\n',
-        (SELECT string_agg(speaker || ': ' || content, E'\n' ORDER BY created_at, id)
+    concat_ws(E'\\n',
+        (SELECT string_agg(speaker || ': ' || content, E'\\n' ORDER BY created_at, id)
          FROM sources WHERE strpos(%(content)s, content) = 0),
-        (SELECT string_agg(DISTINCT to_char(said_at, %(date_words)s), E'\n'
-                               ORDER BY to_char(said_at, %(date_words)s)) FROM sources)
+        (SELECT string_agg(DISTINCT to_char(said_at, %(date_words)s), E'\\n'
+                           ORDER BY to_char(said_at, %(date_words)s)) FROM sources)
     ) AS source_words,
-    coalesce(
-        (SELECT string_agg(content, E'\n' ORDER BY created_at, id)
-         FROM around WHERE id NOT IN (SELECT id FROM sources)),
-        ''
-    ) AS context
+    ({_CONTEXT.format(ids="%(ids)s::bigint[]")}) AS context
+"""
+
+# One statement per stored turn: the insights made from the turns just before it get their
+# context anew (a GIN index on source_ids finds them).
+_REFRESH = f"""
+WITH turn AS (SELECT session_id, created_at, id FROM l0_raw WHERE id = %(id)s),
+before AS (
+    SELECT earlier.id
+    FROM l0_raw AS earlier, turn
+    WHERE earlier.session_id = turn.session_id
+      AND (earlier.created_at, earlier.id) < (turn.created_at, turn.id)
+    ORDER BY earlier.created_at DESC, earlier.id DESC
+    LIMIT %(turns)s
+),
+targets AS (
+    SELECT id, source_ids FROM l2_insights
+    WHERE source_ids && (SELECT array_agg(id) FROM before)
+    ORDER BY id DESC
+    LIMIT %(limit)s
+),
+fresh AS (
+    SELECT targets.id, ({_CONTEXT.format(ids="targets.source_ids")}) AS context
+    FROM targets
+)
+UPDATE l2_insights SET context = fresh.context
+FROM fresh
+WHERE l2_insights.id = fresh.id AND l2_insights.context IS DISTINCT FROM fresh.context
 """
 
 
@@ -106,29 +131,6 @@ async def refresh_context_before(conn: AsyncConnection, turn_id: int, context_tu
     if context_turns == 0:
         return 0
     cursor = await conn.execute(
-        """
-        WITH turn AS (SELECT session_id, created_at, id FROM l0_raw WHERE id = %(id)s),
-        before AS (
-            SELECT earlier.id
-            FROM l0_raw AS earlier, turn
-            WHERE earlier.session_id = turn.session_id
-              AND (earlier.created_at, earlier.id) < (turn.created_at, turn.id)
-            ORDER BY earlier.created_at DESC, earlier.id DESC
-            LIMIT %(turns)s
-        )
-        SELECT id, content, source_ids FROM l2_insights
-        WHERE source_ids && (SELECT array_agg(id) FROM before)
-        ORDER BY id DESC
-        LIMIT %(limit)s""",
-        {"id": turn_id, "turns": context_turns, "limit": REFRESH_LIMIT},
+        _REFRESH, {"id": turn_id, "turns": context_turns, "limit": REFRESH_LIMIT}
     )
-    changed = 0
-    for insight_id, content, source_ids in await cursor.fetchall():
-        words = await words_of(conn, source_ids, content, context_turns)
-        updated = await conn.execute(
-            "UPDATE l2_insights SET context = %(context)s "
-            "WHERE id = %(id)s AND context IS DISTINCT FROM %(context)s",
-            {"id": insight_id, "context": words.context},
-        )
-        changed += updated.rowcount
-    return changed
+    return cursor.rowcount

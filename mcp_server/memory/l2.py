@@ -199,6 +199,9 @@ matches AS MATERIALIZED (
     ORDER BY id DESC
     LIMIT %(match_limit)s
 ),
+query_words AS (
+    SELECT coalesce(array_agg(word), '{{}}') AS words FROM idf
+),
 keyword AS (
     SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank
     FROM (
@@ -208,12 +211,26 @@ keyword AS (
                ) AS score
         FROM matches
         CROSS JOIN (SELECT avg(length(fts)) AS avg_length FROM matches) AS doc
-        CROSS JOIN LATERAL unnest(matches.fts) AS lexemes
-        JOIN idf ON idf.word = lexemes.lexeme
-        CROSS JOIN LATERAL (  -- term frequency, a context occurrence counting context_weight
-            SELECT coalesce(sum(CASE weight WHEN 'A' THEN 1 ELSE %(context_weight)s END), 1) AS n
-            FROM unnest(lexemes.weights) AS weight
+        CROSS JOIN query_words
+        -- Term frequencies: the query's words among the content words (weight A) and among
+        -- the context words (weight B, each counting context_weight). setweight marks the
+        -- query's words and ts_filter keeps them, so a handful of lexemes per match are
+        -- unnested, not the whole document: with the neighbours indexed (index_words),
+        -- unnesting every lexeme made the search 1.5x slower on LoCoMo, this 1.15x.
+        CROSS JOIN LATERAL (
+            SELECT part.lexeme, sum(part.n) AS n
+            FROM (
+                SELECT lexeme, cardinality(positions)::float8 AS n
+                FROM unnest(ts_filter(setweight(setweight(ts_filter(matches.fts, '{{a}}'), 'd'),
+                                                'a', query_words.words), '{{a}}'))
+                UNION ALL
+                SELECT lexeme, %(context_weight)s * cardinality(positions)
+                FROM unnest(ts_filter(setweight(setweight(ts_filter(matches.fts, '{{b}}'), 'd'),
+                                                'a', query_words.words), '{{a}}'))
+            ) AS part
+            GROUP BY part.lexeme
         ) AS tf
+        JOIN idf ON idf.word = tf.lexeme
         GROUP BY matches.id
         ORDER BY score DESC
         LIMIT %(candidates)s
