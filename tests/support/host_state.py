@@ -85,6 +85,7 @@ def rendered_files(settings: dict[str, Any]) -> list[str]:
     return [
         f"/etc/postgresql/{version}/main/conf.d/cognitive-memory.conf",
         f"/etc/postgresql/{version}/main/pg_hba.conf",
+        "/etc/postgresql-common/createcluster.d/cognitive-memory.conf",
         f"{prefix}/config/config.yaml",
         f"{prefix}/config/.env.production",
         f"{prefix}/config/.env.development",
