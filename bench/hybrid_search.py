@@ -177,6 +177,7 @@ def agreement(approximate: list[list[int]], exact: list[list[int]]) -> float:
 
 def run_size(size: int, dimension: int, queries: list[str], admin_url: str) -> dict:
     from mcp_server.config import load_settings
+    from mcp_server.db import migrator
     from mcp_server.providers.hashing import HashingEmbedder
     from mcp_server.runtime import Runtime
     from mcp_server.server import build_server
@@ -210,8 +211,12 @@ def run_size(size: int, dimension: int, queries: list[str], admin_url: str) -> d
         brute = numpy_baseline(matrix, vectors)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f"DROP INDEX l2_insights_embedding_{embedder.dimension}_hnsw")
-        console.print("  exact scan…")
-        exact, exact_answers = asyncio.run(measure(server, queries))
+            # The server rebuilds a missing index in the background (db.index_upkeep) under
+            # this lock; held here, that build waits, so the exact baseline neither shares the
+            # CPU with a build nor switches to the new index halfway.
+            conn.execute("SELECT pg_advisory_lock(%s)", [migrator.LOCK_KEY])
+            console.print("  exact scan…")
+            exact, exact_answers = asyncio.run(measure(server, queries))
     finally:
         with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
