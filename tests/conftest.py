@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from pgvector.psycopg import register_vector_async
 from psycopg import sql
 
 from mcp_server.config import SECRET_VARIABLES, Settings, load_settings
@@ -162,3 +163,12 @@ def migrated_database(fresh_database):
     with psycopg.connect(url, autocommit=True) as conn:
         migrator.migrate(conn, embedding_dim=settings.embedding.dimension)
     return settings, url
+
+
+@pytest.fixture
+async def conn(migrated_database):
+    """An autocommit async connection to a migrated database, vectors registered."""
+    _, url = migrated_database
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+        await register_vector_async(connection)
+        yield connection

@@ -9,7 +9,6 @@ from __future__ import annotations
 import psycopg
 import pytest
 from mcp import Client
-from pgvector.psycopg import register_vector_async
 
 from mcp_server.memory import index_words, l0, l2
 from mcp_server.providers.hashing import HashingEmbedder
@@ -24,14 +23,6 @@ async def client(migrated_database):
     settings, url = migrated_database
     async with Client(build_server(Runtime(settings, url)), cache=None) as connected:
         yield connected
-
-
-@pytest.fixture
-async def conn(migrated_database):
-    _, url = migrated_database
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
-        await register_vector_async(connection)
-        yield connection
 
 
 async def call(client: Client, tool: str, **arguments) -> dict:

@@ -18,14 +18,6 @@ DIM = 384
 UTC = dt.UTC
 
 
-@pytest.fixture
-async def conn(migrated_database):
-    _, url = migrated_database
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
-        await register_vector_async(connection)
-        yield connection
-
-
 async def embed(text: str) -> list[float]:
     [vector] = await HashingEmbedder(dimension=DIM).embed([text])
     return vector
