@@ -8,11 +8,8 @@ import logging
 
 import psycopg
 import pytest
-from mcp import Client
 
 from mcp_server.providers import costs as cost_module
-from mcp_server.runtime import Runtime
-from mcp_server.server import build_server
 from tests.support.evaluation import evaluation_settings, with_section
 from tests.support.fake_model_servers import (
     CHAT,
@@ -21,6 +18,7 @@ from tests.support.fake_model_servers import (
     judge_by_keyword,
     prompt_of,
 )
+from tests.support.mcp import call, connect
 
 pytestmark = pytest.mark.anyio
 
@@ -41,20 +39,10 @@ def database(migrated_database, server):
     return evaluation_settings(settings, server), url
 
 
-async def connect(settings, url):
-    return Client(build_server(Runtime(settings, url)), cache=None)
-
-
 @pytest.fixture
 async def client(database):
-    async with await connect(*database) as connected:
+    async with connect(*database) as connected:
         yield connected
-
-
-async def call(client, tool, **arguments):
-    result = await client.call_tool(tool, arguments)
-    assert not result.is_error, result.content
-    return result.structured_content
 
 
 async def refused(client, tool, **arguments) -> str:
@@ -142,7 +130,7 @@ async def test_a_429_storm_fails_clearly_stores_nothing_and_charges_only_answere
     settings = with_section(settings, "evaluation", judge_concurrency=1)
     server.plan(path=CHAT, times=2)  # two answers, then the OpenAI judge is rate limited
     server.plan(429, headers={"retry-after": "0"}, path=CHAT, times=100)
-    async with await connect(settings, url) as client:
+    async with connect(settings, url) as client:
         ids = await insights(client)
         message = await refused(client, "store_dual_judge_scores", query="tea", docs=ids)
     assert "gpt-4o" in message and "HTTP 429" in message and "3 attempt(s)" in message
@@ -165,13 +153,13 @@ async def test_phase_2_scores_with_one_judge_and_spot_checks(database, server):
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("INSERT INTO judge_phase_events (phase, event, reason) "
                      "VALUES ('single', 'transition', 'test')")  # fmt: skip
-    async with await connect(settings, url) as client:
+    async with connect(settings, url) as client:
         ids = await insights(client, TEA[:3])
         judged = await call(client, "store_dual_judge_scores", query="tea", docs=ids)
     assert judged["phase"] == "single"
     assert costs(url) == {"judge": 3, "spot_check": 3}  # rate 1.0: every doc spot-checked
     settings = with_section(settings, "staged_dual_judge", spot_check_rate=0.0)
-    async with await connect(settings, url) as client:
+    async with connect(settings, url) as client:
         judged = await call(client, "store_dual_judge_scores", query="tea", docs=ids)
     assert judged["judge2_scores"] == [None, None, None]
     assert judged["relevant_ids"] == ids[:2]  # judge 1 alone decides where none spot-checked
@@ -232,7 +220,7 @@ async def test_an_unreadable_evaluation_stores_nothing(client, database, server)
 
 async def test_evaluation_tools_say_how_to_enable_them(migrated_database, server):
     settings, url = migrated_database
-    async with await connect(settings, url) as client:
+    async with connect(settings, url) as client:
         message = await refused(client, "evaluate_answer", query="q", answer="a")
         assert "not configured" in message and "evaluation.enabled: true" in message
         message = await refused(client, "store_dual_judge_scores", query="q", docs=["d"])
@@ -254,7 +242,7 @@ async def test_the_hard_stop_refuses_paid_calls_once_the_budget_is_spent(
     server.reply = evaluator_reply(0.8)
     monkeypatch.setattr(cost_module, "_refusals_logged", set())
     caplog.set_level(logging.ERROR, logger="mcp_server.providers.costs")
-    async with await connect(settings, url) as client:
+    async with connect(settings, url) as client:
         for _ in range(2):
             message = await refused(client, "evaluate_answer", query="q", answer="a")
             assert "1.2500 EUR" in message and "1.00 EUR" in message

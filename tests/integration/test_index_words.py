@@ -12,23 +12,15 @@ from mcp import Client
 
 from mcp_server.memory import index_words, l0, l2
 from mcp_server.providers.hashing import HashingEmbedder
-from mcp_server.runtime import Runtime
-from mcp_server.server import build_server
+from tests.support.mcp import call, connect
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
 async def client(migrated_database):
-    settings, url = migrated_database
-    async with Client(build_server(Runtime(settings, url)), cache=None) as connected:
+    async with connect(*migrated_database) as connected:
         yield connected
-
-
-async def call(client: Client, tool: str, **arguments) -> dict:
-    result = await client.call_tool(tool, arguments)
-    assert not result.is_error, result.content
-    return result.structured_content
 
 
 async def remember(client: Client, session: str, speaker: str, text: str, **when) -> int:

@@ -12,6 +12,7 @@ from mcp_types import INVALID_PARAMS
 
 from mcp_server.runtime import Runtime
 from mcp_server.server import build_server
+from tests.support.mcp import call, connect
 from tests.support.memory_schema import TOOLS, row_counts
 
 pytestmark = pytest.mark.anyio
@@ -32,15 +33,8 @@ def database(migrated_database):
 
 @pytest.fixture
 async def client(database):
-    settings, url = database
-    async with Client(build_server(Runtime(settings, url)), cache=None) as connected:
+    async with connect(*database) as connected:
         yield connected
-
-
-async def call(client: Client, tool: str, **arguments) -> dict:
-    result = await client.call_tool(tool, arguments)
-    assert not result.is_error, result.content
-    return result.structured_content
 
 
 async def refused(client: Client, tool: str, **arguments) -> str:
