@@ -57,8 +57,10 @@ async def _reindex(loaded, everything: bool, batch_size: int, quiet: bool):
             with Progress(console=Console(stderr=True), disable=quiet or not todo) as progress:
                 task = progress.add_task("reindexing", total=todo)
                 return await ops.reindex(
-                    conn, context_turns=settings.search.context_turns, batch_size=batch_size,
+                    conn, context_turns=settings.search.context_turns,
+                    dimension=settings.embedding.dimension, batch_size=batch_size,
                     everything=everything, advance=lambda n: progress.advance(task, n),
+                    rebuilding=lambda: progress.add_task("rebuilding the vector index", total=None),
                 )  # fmt: skip
     finally:
         await pool.close()

@@ -153,9 +153,30 @@ def test_what_compression_stores_now_is_already_current(upgraded, config_dir, mo
     assert json.loads(cli("--all", "--json"))["changed"] == 0
 
 
+def vector_index(url: str) -> tuple | None:
+    """(oid, valid) of the 384-dimension HNSW index of l2_insights, None when absent."""
+    with psycopg.connect(url) as db:
+        return db.execute(
+            "SELECT c.oid, i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid "
+            "WHERE c.relname = 'l2_insights_embedding_384_hnsw'"
+        ).fetchone()
+
+
+def test_a_small_reindex_keeps_the_vector_index(upgraded, config_dir, monkeypatch):
+    settings, url, _ = upgraded
+    point_cli_at((settings, url), config_dir, monkeypatch)
+    index = vector_index(url)
+    cli()
+    assert vector_index(url) == index  # the same index, never dropped
+
+
 def test_an_interrupted_batch_leaves_its_rows_as_they_were(upgraded, monkeypatch):
+    """A large upgrade drops the vector index first; an interrupted one leaves it for the
+    next run, which builds it again."""
     _, url, _ = upgraded
+    monkeypatch.setattr(reindex, "REBUILD_FROM", 2)
     before = stored(url)
+    index = vector_index(url)
     real = index_words.words_of
     calls = 0
 
@@ -169,12 +190,15 @@ def test_an_interrupted_batch_leaves_its_rows_as_they_were(upgraded, monkeypatch
     async def run(batch_size: int) -> reindex.Reindexed:
         async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
             return await reindex.reindex(
-                conn, context_turns=2, batch_size=batch_size, everything=False
+                conn, context_turns=2, dimension=384, batch_size=batch_size, everything=False
             )
 
     monkeypatch.setattr(index_words, "words_of", fails_on_the_second_row)
     with pytest.raises(KeyboardInterrupt):
         anyio.run(run, 10)
     assert stored(url) == before  # the first row's update went with its batch
+    assert vector_index(url) is None
     monkeypatch.setattr(index_words, "words_of", real)
     assert anyio.run(run, 1) == reindex.Reindexed(examined=2, changed=2, without_turns=1)
+    rebuilt = vector_index(url)
+    assert rebuilt[1] and rebuilt != index
