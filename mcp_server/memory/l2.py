@@ -151,7 +151,7 @@ FUSION = ("score", "rrf")
 
 _HYBRID = """
 WITH semantic AS (
-    SELECT id, row_number() OVER (ORDER BY distance, id) AS rank
+    SELECT id, distance, row_number() OVER (ORDER BY distance, id) AS rank
     FROM (
         SELECT id, embedding::vector({dim}) <=> %(embedding)s AS distance
         FROM l2_insights
@@ -252,6 +252,7 @@ keyword AS (
 ),
 found AS (
     SELECT coalesce(semantic.id, keyword.id) AS id,
+           semantic.distance,
            semantic.rank AS semantic_rank,
            keyword.rank AS keyword_rank,
            keyword.score AS keyword_score,
@@ -260,7 +261,10 @@ found AS (
 ),
 scored AS (
     SELECT found.*, l2.content, l2.created_at, l2.source_ids,
-           CASE WHEN l2.embedding_dim = {dim}
+           -- A vector branch row has its distance: at 1536 dimensions the vector is in
+           -- TOAST, and reading it again cost a TOAST lookup per row.
+           CASE WHEN found.distance IS NOT NULL THEN 1 - found.distance
+                WHEN l2.embedding_dim = {dim}
                 THEN 1 - (l2.embedding::vector({dim}) <=> %(embedding)s) END AS semantic_score
     FROM found JOIN l2_insights AS l2 ON l2.id = found.id
 ),

@@ -12,7 +12,13 @@ import math
 import pytest
 
 from mcp_server.memory import l2
-from tests.integration.test_memory_repositories import add_insight, query, scalar, words_only
+from tests.integration.test_memory_repositories import (
+    add_insight,
+    embed,
+    query,
+    scalar,
+    words_only,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -128,3 +134,21 @@ async def test_the_statement_is_planned_once_per_connection_and_keeps_its_answer
     )
     [(generic, custom)] = await cursor.fetchall()
     assert generic >= 3, (generic, custom)
+
+
+async def test_semantic_scores_are_the_cosine_of_each_row_from_either_branch(conn):
+    await store(conn)
+    vector = await embed("word1 word2 word4 word5 word7")
+    # 15 of the 30 are nearest: some keyword matches are not among them, so their
+    # similarity is computed afresh; the nearest carry theirs from the vector branch.
+    hits = await l2.hybrid_search(
+        conn, **query("alpha", vector, top_k=15, candidates=15, semantic_weight=0.5)
+    )
+    assert {hit.semantic_rank is None for hit in hits} == {True, False}
+    cursor = await conn.execute(
+        "SELECT id, 1 - (embedding <=> %s::vector) FROM l2_insights", [vector]
+    )
+    cosine = dict(await cursor.fetchall())
+    assert {hit.id: hit.semantic_score for hit in hits} == pytest.approx(
+        {hit.id: cosine[hit.id] for hit in hits}, rel=1e-9
+    )
