@@ -182,3 +182,61 @@ async def test_a_context_word_counts_context_weight_of_a_content_word(conn):
     half = await scores(0.5)
     assert half[own] > half[around] > 0
     assert set(await scores(0.0)) == {own}  # weight 0: context words count for nothing
+
+
+# What is embedded ----------------------------------------------------------------------
+
+
+async def stored_vector(conn, insight: int) -> list[float]:
+    cursor = await conn.execute(
+        "SELECT embedding::real[] FROM l2_insights WHERE id = %s", [insight]
+    )
+    return (await cursor.fetchone())[0]
+
+
+async def test_a_turn_is_embedded_after_the_turn_it_answers_a_distilled_insight_alone(client, conn):
+    async def say(session: str, speaker: str, text: str) -> int:
+        turn = await call(
+            client, "store_raw_dialogue", session_id=session, speaker=speaker, content=text
+        )
+        return turn["id"]
+
+    async def compress(content: str, *sources: int) -> int:
+        insight = await call(
+            client, "compress_to_l2_insight", content=content, source_ids=list(sources)
+        )
+        return insight["id"]
+
+    question = await say("s", "Caroline", "Did you go to the pottery workshop?")
+    await say("elsewhere", "Melanie", "Another conversation in between.")
+    answer = await say("s", "Melanie", "Yes, last Sunday!")
+    expected = {
+        # The first turn of its session: nothing before it.
+        await compress("Caroline: Did you go to the pottery workshop?", question): (
+            "Caroline: Did you go to the pottery workshop?"
+        ),
+        # The turn before in the same session, text only, not the other session's turn.
+        await compress("Melanie: Yes, last Sunday!", answer): (
+            "Did you go to the pottery workshop?\nMelanie: Yes, last Sunday!"
+        ),
+        # A distilled insight (it does not quote its source turn) is embedded alone.
+        await compress("Melanie went to a pottery workshop on Sunday", answer): (
+            "Melanie went to a pottery workshop on Sunday"
+        ),
+    }
+    for insight, text in expected.items():
+        assert await stored_vector(conn, insight) == pytest.approx(await embed(text), abs=1e-6)
+    # The content returned and indexed stays the insight's own.
+    hits = await search(client, "Sunday")
+    assert {hit["content"] for hit in hits} >= {"Melanie: Yes, last Sunday!"}
+    assert all("pottery workshop?\n" not in hit["content"] for hit in hits)
+
+
+async def test_the_lead_is_the_turn_before_the_first_source_when_every_source_is_quoted(conn):
+    ids = [(await l0.insert_turn(conn, "s", "user", f"turn {n}", {}))[0] for n in range(4)]
+    both = await index_words.words_of(conn, [ids[3], ids[2]], "turn 2 / turn 3", 2)
+    assert both.lead == "turn 1"
+    assert both.embedding_text("turn 2 / turn 3") == "turn 1\nturn 2 / turn 3"
+    assert (await index_words.words_of(conn, [ids[2], ids[3]], "turn 2 only", 2)).lead == ""
+    assert await index_words.lead_of(conn, [ids[1]], "user: turn 1") == "turn 0"
+    assert await index_words.lead_of(conn, [ids[0]], "user: turn 0") == ""
