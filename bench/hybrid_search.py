@@ -15,6 +15,11 @@ memory (the floor any exact search pays). Growth: the exponent of p50 and p99 ag
 (p ~ size^e, least squares on the logarithms).
 
     python bench/hybrid_search.py [--sizes 1000 10000 100000] [--dims 384 1536] [--queries 200]
+
+With `--keep DIR` the private cluster lives in DIR and every loaded and indexed database is
+kept there and reused by the next run with the same size and dimension: a 1M-row database
+is built once (half an hour on 2 cores) and measured later on a quiet machine. Kept
+databases skip the exact scan, because it drops the index.
 """
 
 from __future__ import annotations
@@ -89,13 +94,33 @@ def load(url: str, size: int, embedder) -> tuple[dict[str, float], np.ndarray]:
                     copy.write_row((text, vector, embedder.model))
         timings["load_s"] = time.perf_counter() - started
         started = time.perf_counter()
-        # pgvector builds faster when the whole graph fits in maintenance memory.
-        conn.execute("SET maintenance_work_mem = '1GB'")
+        # pgvector builds faster when the whole graph fits in maintenance memory: about the
+        # vector and 2m neighbour links of 8 bytes per row (m 24), with room to spare.
+        graph_mb = size * (embedder.dimension * 4 + 2 * 24 * 8) * 3 // 2 // 2**20
+        conn.execute(f"SET maintenance_work_mem = '{max(1024, graph_mb)}MB'")
         conn.execute(f"SET max_parallel_maintenance_workers = {max(1, (os.cpu_count() or 2) - 1)}")
         migrator.ensure_vector_indexes(conn, embedder.dimension)
         conn.execute("VACUUM ANALYZE l2_insights")
         timings["index_s"] = time.perf_counter() - started
     return timings, matrix
+
+
+COMPLETE = "loaded and indexed by bench/hybrid_search.py"
+
+
+def kept(admin_url: str, url: str, name: str, dimension: int) -> np.ndarray | None:
+    """The vectors of a database a `--keep` run completed, or None when there is none."""
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+            [name],
+        ).fetchone()
+    if not row or row[0] != COMPLETE:
+        return None
+    with psycopg.connect(url) as conn:
+        register_vector(conn)
+        rows = conn.execute(f"SELECT embedding::vector({dimension}) FROM l2_insights ORDER BY id")
+        return np.stack([vector for (vector,) in rows]).astype(np.float32)
 
 
 def vector_recall(url: str, vectors: list[list[float]], ef_search: int) -> float:
@@ -175,7 +200,7 @@ def agreement(approximate: list[list[int]], exact: list[list[int]]) -> float:
     return statistics.fmean(shares)
 
 
-def run_size(size: int, dimension: int, queries: list[str], admin_url: str) -> dict:
+def run_size(size: int, dimension: int, queries: list[str], admin_url: str, keep: bool) -> dict:
     from mcp_server.config import load_settings
     from mcp_server.db import migrator
     from mcp_server.providers.hashing import HashingEmbedder
@@ -183,10 +208,12 @@ def run_size(size: int, dimension: int, queries: list[str], admin_url: str) -> d
     from mcp_server.server import build_server
 
     name = f"bench_hybrid_{size}_{dimension}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {name}")
     url = admin_url.replace("/postgres?", f"/{name}?")
+    matrix = kept(admin_url, url, name, dimension) if keep else None
+    if matrix is None:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            admin.execute(f"CREATE DATABASE {name}")
     try:
         base = load_settings("development", REPO / "config", secrets=False)
         settings = base.model_copy(
@@ -197,18 +224,28 @@ def run_size(size: int, dimension: int, queries: list[str], admin_url: str) -> d
             }
         )
         embedder = HashingEmbedder(settings.embedding.model, settings.embedding.dimension)
-        console.print(f"[bold]{size:,} insights, {dimension} dims[/]: loading…")
-        timings, matrix = load(url, size, embedder)
+        if matrix is None:
+            console.print(f"[bold]{size:,} insights, {dimension} dims[/]: loading…")
+            timings, matrix = load(url, size, embedder)
+            console.print(
+                f"  loaded in {timings['load_s']:.1f} s, index in {timings['index_s']:.1f} s"
+            )
+            if keep:
+                with psycopg.connect(admin_url, autocommit=True) as admin:
+                    admin.execute(f"COMMENT ON DATABASE {name} IS '{COMPLETE}'")
+        else:
+            console.print(f"[bold]{size:,} insights, {dimension} dims[/]: kept database")
+            timings = {"load_s": None, "index_s": None}
         server = build_server(Runtime(settings, url))
-        console.print(
-            f"  loaded in {timings['load_s']:.1f} s, index in {timings['index_s']:.1f} s; HNSW…"
-        )
+        console.print("  HNSW…")
         hnsw, hnsw_answers = asyncio.run(measure(server, queries))
         vectors = embedder.embed_sync(queries)
         search = settings.search  # what the tool sets:
         ef_search = max(search.candidates, TOP_K * 4, search.ef_search)
         recall = vector_recall(url, vectors, ef_search)
         brute = numpy_baseline(matrix, vectors)
+        if keep:
+            return result(size, dimension, timings, hnsw, brute, ef_search, recall)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f"DROP INDEX l2_insights_embedding_{embedder.dimension}_hnsw")
             # The server rebuilds a missing index in the background (db.index_upkeep) under
@@ -218,16 +255,26 @@ def run_size(size: int, dimension: int, queries: list[str], admin_url: str) -> d
             console.print("  exact scan…")
             exact, exact_answers = asyncio.run(measure(server, queries))
     finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        if not keep:
+            with psycopg.connect(admin_url, autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    return {
+        **result(size, dimension, timings, hnsw, brute, ef_search, recall),
+        "exact": percentiles(exact),
+        "agree_at_k": agreement(hnsw_answers, exact_answers),
+    }
+
+
+def result(size, dimension, timings, hnsw, brute, ef_search, recall) -> dict:
+    """One size's figures; a kept database has no exact scan, so no agreement either."""
     return {
         "insights": size,
         "dimension": dimension,
         **timings,
         "hnsw": percentiles(hnsw),
-        "exact": percentiles(exact),
+        "exact": None,
         "numpy": brute,
-        "agree_at_k": agreement(hnsw_answers, exact_answers),
+        "agree_at_k": None,
         "ef_search": ef_search,
         "vector_recall_at_10": recall,
     }
@@ -256,6 +303,10 @@ COLUMNS = [
 ]
 
 
+def rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
 def table_rows(results: list[dict]) -> list[list]:
     rows = []
     for result in results:
@@ -265,6 +316,8 @@ def table_rows(results: list[dict]) -> list[list]:
             ("numpy", "NumPy brute force"),
         ):
             stats = result[mode]
+            if stats is None:  # a kept database: no exact scan
+                continue
             first = mode == "hnsw"
             rows.append(
                 [
@@ -274,12 +327,12 @@ def table_rows(results: list[dict]) -> list[list]:
                     round(stats["p50_ms"], 2),
                     round(stats["p95_ms"], 2),
                     round(stats["p99_ms"], 2),
-                    round(result["agree_at_k"], 3) if first else None,
+                    rounded(result["agree_at_k"], 3) if first else None,
                     f"{result['vector_recall_at_10']:.3f} ({result['ef_search']})"
                     if first
                     else None,
-                    round(result["load_s"], 1) if first else None,
-                    round(result["index_s"], 1) if first else None,
+                    rounded(result["load_s"], 1) if first else None,
+                    rounded(result["index_s"], 1) if first else None,
                 ]
             )
     return rows
@@ -323,9 +376,16 @@ def main() -> None:
     parser.add_argument(
         "--name", default="hybrid_search", help="result file bench/results/NAME.json"
     )
+    parser.add_argument(
+        "--keep",
+        metavar="DIR",
+        type=Path,
+        help="keep the cluster and its loaded databases in DIR and reuse them (no exact scan)",
+    )
     args = parser.parse_args()
     # A private cluster, so a benchmark never touches the user's own memories.
-    os.environ["COGMEM_DATA_DIR"] = tempfile.mkdtemp(prefix="cogmem-bench-")
+    data_dir = args.keep.resolve() if args.keep else Path(tempfile.mkdtemp(prefix="cogmem-bench-"))
+    os.environ["COGMEM_DATA_DIR"] = str(data_dir)
     from mcp_server.db.embedded import embedded_url
     from mcp_server.log import configure_logging
 
@@ -335,7 +395,11 @@ def main() -> None:
     queries = [sentences.make(2, 3) for _ in range(args.queries)]
     admin_url = embedded_url("postgres")
     machine_text = results_file.machine()
-    results = [run_size(size, dim, queries, admin_url) for dim in args.dims for size in args.sizes]
+    results = [
+        run_size(size, dim, queries, admin_url, keep=args.keep is not None)
+        for dim in args.dims
+        for size in args.sizes
+    ]
     report(results, args, machine_text, admin_url)
 
 

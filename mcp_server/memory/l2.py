@@ -132,12 +132,14 @@ KEYWORD_MATCH = {
     "any": """
     SELECT coalesce(
                string_agg(quote_literal(word), ' | ') FILTER (WHERE share IS NULL),
-               CASE WHEN exp(sum(ln(share))) * max(size.insights) <= %(match_limit)s
+               CASE WHEN exp(sum(ln(share))) * max(size.insights) <= {match_limit}
                     THEN string_agg(quote_literal(word), ' & ') END
-           )::tsquery AS query
+           )::tsquery AS query,
+           true AS covers_words
     FROM words, size""",
     "all": """
-    SELECT websearch_to_tsquery(%(config)s::regconfig, %(query_text)s) AS query""",
+    SELECT websearch_to_tsquery(%(config)s::regconfig, %(query_text)s) AS query,
+           false AS covers_words""",
 }
 
 # How the two branches become one score (search.fusion):
@@ -149,13 +151,13 @@ FUSION = ("score", "rrf")
 
 _HYBRID = """
 WITH semantic AS (
-    SELECT id, row_number() OVER (ORDER BY distance, id) AS rank
+    SELECT id, distance, row_number() OVER (ORDER BY distance, id) AS rank
     FROM (
         SELECT id, embedding::vector({dim}) <=> %(embedding)s AS distance
         FROM l2_insights
         WHERE embedding_dim = {dim}
         ORDER BY distance
-        LIMIT %(candidates)s
+        LIMIT {candidates}
     ) AS nearest
 ),
 common AS (
@@ -181,23 +183,35 @@ size AS (  -- how many insights there are; counted only before the first ANALYZE
 ),
 terms AS ({terms}
 ),
-idf AS MATERIALIZED (  -- once per query word, not once per matching row
-    SELECT words.word,
-           ln(1 + (greatest(size.insights, df.rows) - df.rows + 0.5) / (df.rows + 0.5)) AS idf
-    FROM words, size,
-    LATERAL (
-        SELECT coalesce(
-                   words.share * size.insights,
-                   (SELECT count(*) FROM l2_insights
-                    WHERE fts @@ quote_literal(words.word)::tsquery)
-               ) AS rows
-    ) AS df
-),
 matches AS MATERIALIZED (
     SELECT id, fts FROM l2_insights, terms
     WHERE fts @@ terms.query  -- a NULL query (no words) matches nothing
     ORDER BY id DESC
-    LIMIT %(match_limit)s
+    LIMIT {match_limit}
+),
+-- Each uncommon word's document frequency. When the terms OR every uncommon word ("any")
+-- and fewer than MATCH_LIMIT rows matched, `matches` holds every row with such a word, so
+-- counting there reads no page; otherwise the word's rows are counted through the GIN index
+-- (a heap page per row: the largest part of the keyword branch at 100k). MATERIALIZED, so
+-- each count runs once: inlined, the planner ran it once per use in the idf formula.
+df AS MATERIALIZED (
+    SELECT words.word,
+           coalesce(
+               words.share * size.insights,
+               CASE WHEN terms.covers_words
+                         AND (SELECT count(*) FROM matches) < {match_limit}
+                    THEN (SELECT count(*) FROM matches
+                          WHERE fts @@ quote_literal(words.word)::tsquery)
+                    ELSE (SELECT count(*) FROM l2_insights
+                          WHERE fts @@ quote_literal(words.word)::tsquery)
+               END
+           ) AS rows
+    FROM words, size, terms
+),
+idf AS MATERIALIZED (  -- once per query word, not once per matching row
+    SELECT df.word,
+           ln(1 + (greatest(size.insights, df.rows) - df.rows + 0.5) / (df.rows + 0.5)) AS idf
+    FROM df, size
 ),
 query_words AS (
     SELECT coalesce(array_agg(word), '{{}}') AS words FROM idf
@@ -233,11 +247,12 @@ keyword AS (
         JOIN idf ON idf.word = tf.lexeme
         GROUP BY matches.id
         ORDER BY score DESC
-        LIMIT %(candidates)s
+        LIMIT {candidates}
     ) AS ranked
 ),
 found AS (
     SELECT coalesce(semantic.id, keyword.id) AS id,
+           semantic.distance,
            semantic.rank AS semantic_rank,
            keyword.rank AS keyword_rank,
            keyword.score AS keyword_score,
@@ -246,7 +261,10 @@ found AS (
 ),
 scored AS (
     SELECT found.*, l2.content, l2.created_at, l2.source_ids,
-           CASE WHEN l2.embedding_dim = {dim}
+           -- A vector branch row has its distance: at 1536 dimensions the vector is in
+           -- TOAST, and reading it again cost a TOAST lookup per row.
+           CASE WHEN found.distance IS NOT NULL THEN 1 - found.distance
+                WHEN l2.embedding_dim = {dim}
                 THEN 1 - (l2.embedding::vector({dim}) <=> %(embedding)s) END AS semantic_score
     FROM found JOIN l2_insights AS l2 ON l2.id = found.id
 ),
@@ -266,7 +284,7 @@ SELECT id, content, created_at, source_ids, score,
 FROM fused
 WHERE score > 0  -- a branch weighted 0 contributes nothing, not filler
 ORDER BY score DESC, id
-LIMIT %(top_k)s
+LIMIT {top_k}
 """
 
 
@@ -284,28 +302,41 @@ def hybrid_query(
     fusion: Literal["score", "rrf"] = "score",
     context_weight: float = CONTEXT_WEIGHT,
 ) -> tuple[sql.Composed, dict]:
-    """The one statement and its named parameters; the vector dimension is a literal."""
+    """The one statement and its named parameters.
+
+    The vector dimension and the row limits are literals: psycopg prepares the statement
+    on a pooled connection after a few calls, and PostgreSQL then keeps one generic plan
+    for it only when that plan knows its limits (an unknown LIMIT is priced as a tenth of
+    the table, which made it plan every call anew: ~1.5 ms of a search at 10k-100k insights,
+    bench/hybrid_search.py). Each distinct top_k is one more prepared statement.
+    """
     params = {
         "embedding": Vector(embedding),
         "query_text": query_text,
         "config": text_search_config,
-        "candidates": min(max(candidates, top_k), MAX_CANDIDATES),
-        "top_k": top_k,
         "semantic_weight": semantic_weight,
         "keyword_weight": keyword_weight,
         "rrf_k": rrf_k,
         "common_share": COMMON_SHARE,
         "common_rows": COMMON_ROWS,
-        "match_limit": MATCH_LIMIT,
         "k1": BM25_K1,
         "b": BM25_B,
         "fusion": fusion,
         "context_weight": float(context_weight),
     }
-    statement = sql.SQL(_HYBRID).format(
-        dim=sql.Literal(len(embedding)), terms=sql.SQL(KEYWORD_MATCH[keyword_match])
-    )
+    limits = {
+        "candidates": sql.Literal(candidate_count(candidates, top_k)),
+        "top_k": sql.Literal(int(top_k)),
+        "match_limit": sql.Literal(int(MATCH_LIMIT)),
+    }
+    terms = sql.SQL(KEYWORD_MATCH[keyword_match]).format(match_limit=limits["match_limit"])
+    statement = sql.SQL(_HYBRID).format(dim=sql.Literal(len(embedding)), terms=terms, **limits)
     return statement, params
+
+
+def candidate_count(candidates: int, top_k: int) -> int:
+    """How many rows each branch ranks: at least top_k, at most what HNSW can return."""
+    return int(min(max(candidates, top_k), MAX_CANDIDATES))
 
 
 async def hybrid_search(conn: AsyncConnection, *, ef_search: int = 0, **query) -> list[SearchHit]:
@@ -316,7 +347,7 @@ async def hybrid_search(conn: AsyncConnection, *, ef_search: int = 0, **query) -
     returns at most ef_search rows and would otherwise silently shorten the vector branch.
     """
     statement, params = hybrid_query(**query)
-    ef = min(max(ef_search, params["candidates"]), MAX_CANDIDATES)
+    ef = min(max(ef_search, candidate_count(query["candidates"], query["top_k"])), MAX_CANDIDATES)
     cursor = conn.cursor(row_factory=dict_row)
     async with session_settings.settings(conn, {"hnsw.ef_search": str(ef), **PLANNER}):
         await cursor.execute(statement, params)
