@@ -2,11 +2,10 @@
 
 Data: the LoCoMo conversations in ../shared/data/locomo-dev (or $LOCOMO_DIR, or --data).
 Each conversation goes into a fresh database on a private embedded cluster, one L2 insight
-per turn ("<speaker>: <text>", the turn's dia_id in metadata), stored through the tools' own
-steps and embedded as compression embeds it (after the turn before it) with the chosen
-provider (--provider; default local when its extra is installed, else hashing); the HNSW
-index is built and the table ANALYZEd after the load, as autovacuum would have done in a
-store of that size (the keyword branch reads the statistics).
+per turn ("<speaker>: <text>", the turn's dia_id in metadata), embedded in batches with the
+chosen provider (--provider; default local when its extra is installed, else hashing) and
+loaded with binary COPY; the HNSW index is built and the table ANALYZEd after the load, as
+autovacuum would have done in a store of that size (the keyword branch reads the statistics).
 
 Every question with evidence asks `l2.hybrid_search` (top_k=10, the configured rrf_k,
 candidates and text search config) in three modes: hybrid (the configured weights, plus any
@@ -158,12 +157,11 @@ async def embed(embedder, texts: list[str]) -> list[list[float]]:
     return vectors
 
 
-async def load(url: str, conversation: Conversation, embedder, settings, with_time):
+async def load(url: str, conversation: Conversation, vectors, embedder, settings, with_time):
     """Store the turns the way a client does, through the tools' own steps: each turn in L0
     with the time it was said (the session's date), which refreshes the context of the
     insights before it (index_words.refresh_context_before), then one L2 insight per turn
-    ("<speaker>: <text>", source_ids [the turn]) with index_words.words_of, embedded as
-    compression embeds it (IndexWords.embedding_text: the turn before, then the turn), and
+    ("<speaker>: <text>", source_ids [the turn]) with index_words.words_of and
     l2.insert_insight; the HNSW index is built after the load and the table ANALYZEd, as
     autovacuum would do. Returns insight id -> dia_id."""
     from mcp_server.db import migrator
@@ -176,14 +174,13 @@ async def load(url: str, conversation: Conversation, embedder, settings, with_ti
     dia_ids = {}
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         await register_vector_async(conn)
-        for turn in conversation.turns:
+        for turn, vector in zip(conversation.turns, vectors, strict=True):
             source, _ = await l0.insert_turn(
                 conn, turn.session, turn.speaker, turn.text, {"dia_id": turn.dia_id},
                 turn.said_at if with_time else None,
             )  # fmt: skip
             await index_words.refresh_context_before(conn, source, search.context_turns)
             words = await index_words.words_of(conn, [source], turn.content, search.context_turns)
-            [vector] = await embedder.embed([words.embedding_text(turn.content)])
             insight, _ = await l2.insert_insight(
                 conn,
                 content=turn.content,
@@ -325,8 +322,11 @@ async def benchmark(args, settings, embedder, conversations, admin_url) -> dict:
     for conversation in conversations:
         name = f"bench_locomo_{conversation.name.replace('-', '_')}"
         with fresh_database(admin_url, name) as url:
+            turn_vectors = await embed(embedder, [turn.content for turn in conversation.turns])
             question_vectors = await embed(embedder, [q.text for q in conversation.questions])
-            dia_ids = await load(url, conversation, embedder, settings, args.with_time)
+            dia_ids = await load(
+                url, conversation, turn_vectors, embedder, settings, args.with_time
+            )
             await ask(url, conversation, question_vectors, dia_ids, settings, runs)
         console.print(
             f"  {conversation.name}: {len(conversation.turns)} turns, "
@@ -455,7 +455,7 @@ def main() -> None:
         "data": str(args.data),
         "provider": embedder.provider,
         "model": embedder.model,
-        "unit": "one L2 insight per turn: '<speaker>: <text>', embedded after the turn before it"
+        "unit": "one L2 insight per turn: '<speaker>: <text>'"
         + (", a shared photo as '[shares <caption>]'" if args.captions else ""),
         "tuned_on": sorted(args.tune),
         "top_k": TOP_K,

@@ -200,7 +200,7 @@ async def compress_to_l2_insight(
         )
     # Embedded only after the check, so a refused call costs no paid request. L0 turns
     # are never deleted, so the ids stay valid until the insert.
-    embedding = await app.embed(words.embedding_text(content))
+    embedding = await app.embed(content)
     density = information_density(content)
     async with app.connection() as conn:
         row_id, _ = await l2.insert_insight(

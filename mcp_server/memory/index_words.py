@@ -17,15 +17,6 @@ LoCoMo (bench/locomo.py, local MiniLM, held-out conv-42/43), recall@5 / recall@1
 NumPy run over PostgreSQL's own tokens: the turn before at full weight 0.700 / 0.798; plus the
 date 0.729 / 0.814; two turns either side at half weight 0.761 / 0.833; without the
 neighbours' speaker names 0.775 / 0.841.
-
-- `lead`, embedded before the content (not indexed as words): the turn just before a
-  verbatim insight's first source turn, in the same session, text only. A turn alone is often
-  an answer without its question ("Yes, last Sunday!"); embedded with the turn it answers,
-  its vector is about what was asked. A distilled insight (content that does not quote every
-  source turn) is embedded alone: its writer already said what it is about, and on LoCoMo's
-  own distilled observations the turn before cost the semantic branch 0.627 -> 0.512
-  recall@5 (tuned conversations). Raw turns, tuned conv-26/30/41: semantic branch 0.444 /
-  0.569 -> 0.483 / 0.593, hybrid 0.791 / 0.856 -> 0.796 / 0.869 (recall@5 / recall@10).
 """
 
 from __future__ import annotations
@@ -46,36 +37,6 @@ REFRESH_LIMIT = 20
 class IndexWords:
     source_words: str
     context: str
-    lead: str = ""
-
-    def embedding_text(self, content: str) -> str:
-        """What is embedded for an insight with this content: the lead, then the content."""
-        return f"{self.lead}\n{content}" if self.lead else content
-
-
-# The lead of the insight with sources {ids} (bigint[]) and content {content} (text): the
-# turn just before its first source turn in the same session, when the content quotes every
-# source turn (a verbatim turn, not a distilled insight); else no row.
-_LEAD = """
-    SELECT turn.content
-    FROM (
-        SELECT session_id, created_at, id FROM l0_raw
-        WHERE id = ANY({ids}) ORDER BY created_at, id LIMIT 1
-    ) AS first
-    JOIN l0_raw AS turn ON turn.session_id = first.session_id
-                       AND (turn.created_at, turn.id) < (first.created_at, first.id)
-    WHERE NOT EXISTS (SELECT FROM l0_raw AS source
-                      WHERE source.id = ANY({ids}) AND strpos({content}, source.content) = 0)
-    ORDER BY turn.created_at DESC, turn.id DESC
-    LIMIT 1
-"""
-
-# The text embedded for each l2_insights row (ops.reembed re-embeds with it).
-EMBEDDING_TEXT_SQL = (
-    "concat_ws(E'\\n', ("
-    + _LEAD.format(ids="l2_insights.source_ids", content="l2_insights.content")
-    + "), l2_insights.content)"
-)
 
 
 # The context of the insight whose source turns are {ids} (an SQL expression of bigint[]):
@@ -116,8 +77,7 @@ SELECT
         (SELECT string_agg(DISTINCT to_char(said_at, %(date_words)s), E'\\n'
                            ORDER BY to_char(said_at, %(date_words)s)) FROM sources)
     ) AS source_words,
-    ({_CONTEXT.format(ids="%(ids)s::bigint[]")}) AS context,
-    coalesce(({_LEAD.format(ids="%(ids)s::bigint[]", content="%(content)s")}), '') AS lead
+    ({_CONTEXT.format(ids="%(ids)s::bigint[]")}) AS context
 """
 
 # One statement per stored turn: the insights made from the turns just before it get their
@@ -151,7 +111,7 @@ WHERE l2_insights.id = fresh.id AND l2_insights.context IS DISTINCT FROM fresh.c
 async def words_of(
     conn: AsyncConnection, source_ids: list[int], content: str, context_turns: int
 ) -> IndexWords:
-    """The source words, context and lead of an insight with this content and these sources."""
+    """The source words and the context of an insight with this content and these sources."""
     cursor = await conn.execute(
         _WORDS,
         {
@@ -161,17 +121,8 @@ async def words_of(
             "date_words": DATE_WORDS,
         },
     )
-    source_words, context, lead = await cursor.fetchone()
-    return IndexWords(source_words=source_words, context=context, lead=lead)
-
-
-async def lead_of(conn: AsyncConnection, source_ids: list[int], content: str) -> str:
-    """The lead alone (see IndexWords), e.g. for an import that brings its own words."""
-    cursor = await conn.execute(
-        f"SELECT coalesce(({_LEAD.format(ids='%(ids)s::bigint[]', content='%(content)s')}), '')",
-        {"ids": source_ids, "content": content},
-    )
-    return (await cursor.fetchone())[0]
+    source_words, context = await cursor.fetchone()
+    return IndexWords(source_words=source_words, context=context)
 
 
 async def refresh_context_before(conn: AsyncConnection, turn_id: int, context_turns: int) -> int:

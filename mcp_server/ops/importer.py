@@ -117,9 +117,8 @@ async def replay(
         new = [r for r in batch if int(r["id"]) not in present]
         skipped += len(batch) - len(new)
         if new:
+            vectors = await embedder.embed([r["content"] for r in new])
             words = [await _words(conn, r, context_turns) for r in new]
-            texts = [w.embedding_text(r["content"]) for r, w in zip(new, words, strict=True)]
-            vectors = await embedder.embed(texts)
             async with conn.transaction():
                 await _insert(conn, new, vectors, words, embedder.model, text_search_config)
             imported += len(new)
@@ -141,10 +140,9 @@ async def _present(conn: AsyncConnection, ids: list[int]) -> set[int]:
 async def _words(conn: AsyncConnection, record: dict, context_turns: int) -> IndexWords:
     """The export's words; else the ones compression would give, from the raw turns here."""
     source_words, context = record.get("source_words"), record.get("context")
-    sources = [int(i) for i in record.get("source_ids") or []]
     if isinstance(source_words, str) and isinstance(context, str):
-        lead = await index_words.lead_of(conn, sources, record["content"]) if sources else ""
-        return IndexWords(source_words=source_words, context=context, lead=lead)
+        return IndexWords(source_words=source_words, context=context)
+    sources = [int(i) for i in record.get("source_ids") or []]
     if sources:
         return await index_words.words_of(conn, sources, record["content"], context_turns)
     return IndexWords(source_words=source_words or "", context=context or "")

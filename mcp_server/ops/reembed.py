@@ -8,14 +8,10 @@ from dataclasses import dataclass
 from pgvector import Vector
 from psycopg import AsyncConnection, sql
 
-from mcp_server.memory import index_words
 from mcp_server.providers.base import Embedder
 
 # (table, column holding the embedded text)
 EMBEDDED_TEXT = (("l2_insights", "content"), ("episode_memory", "query"))
-# What is embedded, where it is more than the column: an insight's lead and content, as
-# compression embeds them (index_words).
-EMBEDDED_EXPRESSION = {"l2_insights": index_words.EMBEDDING_TEXT_SQL}
 
 
 @dataclass(frozen=True)
@@ -59,11 +55,9 @@ async def reembed_table(
     advance: Callable[[int], None],
 ) -> int:
     """Re-embed one table batch by batch; each batch commits on its own, so a stop loses little."""
-    text = EMBEDDED_EXPRESSION.get(target.table)
     select = sql.SQL("SELECT id, {col} FROM {table} WHERE {cond} AND id > %(after)s "
                      "ORDER BY id LIMIT %(limit)s").format(
-        col=sql.SQL(text) if text else sql.Identifier(target.column),
-        table=sql.Identifier(target.table),
+        col=sql.Identifier(target.column), table=sql.Identifier(target.table),
         cond=_stale_condition(everything),
     )  # fmt: skip
     update = sql.SQL("UPDATE {} SET embedding = %s, embedding_model = %s WHERE id = %s").format(

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import anyio
 import psycopg
-import pytest
 from pgvector.psycopg import register_vector_async
 
 from mcp_server.db import migrator
-from mcp_server.memory import l0, l2
 from mcp_server.ops import reembed
 from mcp_server.providers.hashing import HashingEmbedder
 
@@ -47,43 +45,6 @@ def test_reembed_moves_every_row_to_the_new_model_and_dimension(migrated_databas
     assert {t.table: t.count for t in targets} == {"l2_insights": 25, "episode_memory": 0}
     assert progress == [10, 10, 5]
     assert rows == [("new-model", 64, 26)]
-
-
-def test_a_verbatim_turn_is_re_embedded_with_the_turn_before_it(migrated_database):
-    """As compression embeds it (index_words.IndexWords.embedding_text)."""
-    _, url = migrated_database
-    old, new = HashingEmbedder("old-model", 384), HashingEmbedder("new-model", 384)
-
-    async def scenario():
-        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-            await register_vector_async(conn)
-            ids = [
-                (await l0.insert_turn(conn, "s", speaker, text, {}))[0]
-                for speaker, text in [("a", "Where did you hike?"), ("b", "Up Mount Tam.")]
-            ]
-            for content in ("b: Up Mount Tam.", "b hiked Mount Tamalpais"):
-                [vector] = await old.embed([content])
-                await l2.insert_insight(
-                    conn, content=content, embedding=vector, embedding_model=old.model,
-                    source_ids=[ids[1]], fidelity_score=1.0, text_search_config="english",
-                )  # fmt: skip
-            [target, _] = await reembed.outdated(conn, new, everything=False)
-            await reembed.reembed_table(
-                conn, new, target, batch_size=10, everything=False, advance=lambda _: None
-            )
-            cursor = await conn.execute(
-                "SELECT content, embedding::real[] FROM l2_insights ORDER BY id"
-            )
-            return dict(await cursor.fetchall())
-
-    vectors = anyio.run(scenario)
-    expected = {
-        "b: Up Mount Tam.": "Where did you hike?\nb: Up Mount Tam.",
-        "b hiked Mount Tamalpais": "b hiked Mount Tamalpais",  # distilled: alone
-    }
-    for content, text in expected.items():
-        [vector] = anyio.run(new.embed, [text])
-        assert vectors[content] == pytest.approx(vector, abs=1e-6)
 
 
 def test_a_new_dimension_gets_its_own_vector_index(migrated_database):
