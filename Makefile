@@ -73,6 +73,7 @@ bench: install
 	$(BIN)/python bench/peer_e2e.py       # against mcp-memory-service (own venv, offline)
 	$(BIN)/python bench/dual_judge.py     # 50 docs, judges at 0.4-1.2 s per call, about 2 minutes
 	$(BIN)/python bench/backup_restore.py  # 1k and 10k insights, about a minute
+	$(BIN)/python bench/reindex.py        # the upgrade to 005 at 10k and 100k insights, about 15 minutes
 	$(BIN)/python bench/deploy_times.py   # two throwaway hosts, about 6 minutes
 	$(BIN)/python bench/deploy_times.py --offsite  # the same, each with a backup host, about 10 minutes
 # RPO/RTO from a backup host at 0 and 100k insights, about 15 minutes on a quiet machine (the

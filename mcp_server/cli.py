@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from mcp_server import cluster_cli, init_cli
+from mcp_server import cluster_cli, init_cli, reindex_cli
 from mcp_server.cli_support import ENV_OPTION, Environment, user_errors
 from mcp_server.cli_support import load_for_database_work as _load_for_database_work
 from mcp_server.cli_support import set_environment as _set_environment
@@ -128,6 +128,7 @@ def call(
 
 
 app.command("init")(user_errors(init_cli.init))
+app.command("reindex")(reindex_cli.reindex)
 db_app.command("stop")(cluster_cli.stop)
 
 
