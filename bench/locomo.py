@@ -184,10 +184,10 @@ def observations(document: dict, known: set[str]) -> list[Observation]:
 
 
 def insight_texts(conversation: Conversation, insights: str) -> list[str]:
-    """What is embedded, in the order load() stores it."""
-    if insights == "observations":
-        return [o.text for o in conversation.observations]
-    return [turn.content for turn in conversation.turns]
+    """What is embedded: the turns' insights, then the observations, as `insights` asks."""
+    turns = [turn.content for turn in conversation.turns] if insights != "observations" else []
+    facts = [o.text for o in conversation.observations] if insights != "turns" else []
+    return turns + facts
 
 
 async def load(
@@ -199,8 +199,9 @@ async def load(
     index_words.words_of and l2.insert_insight: with `insights` "turns", one per turn
     ("<speaker>: <text>", source_ids [the turn]) right after it; with "observations", a
     client's own distilled insights: LoCoMo's observations of a session after its last turn,
-    source_ids their evidence turns. The HNSW index is built after the load and the table
-    ANALYZEd, as autovacuum would do. Returns insight id -> the dia_ids of its sources."""
+    source_ids their evidence turns; "both", the two. The HNSW index is built after the load
+    and the table ANALYZEd, as autovacuum would do. Returns insight id -> the dia_ids of its
+    sources."""
     from mcp_server.db import migrator
     from mcp_server.memory import index_words, l0, l2
 
@@ -239,13 +240,14 @@ async def load(
             )  # fmt: skip
             l0_ids[turn.dia_id] = source
             await index_words.refresh_context_before(conn, source, search.context_turns)
-            if insights == "turns":
+            if insights != "observations":
                 await compress(conn, turn.content, vectors[number], {turn.dia_id})
-                continue
             following = conversation.turns[number + 1 : number + 2]
-            if not following or following[0].session != turn.session:  # the session ended
+            session_ended = not following or following[0].session != turn.session
+            if insights != "turns" and session_ended:
                 session = turn.session.rsplit("/", 1)[-1]
-                for fact, vector in zip(conversation.observations, vectors, strict=True):
+                fact_vectors = vectors[len(vectors) - len(conversation.observations) :]
+                for fact, vector in zip(conversation.observations, fact_vectors, strict=True):
                     if fact.session == session:
                         await compress(conn, fact.text, vector, fact.evidence)
     with psycopg.connect(url, autocommit=True) as conn:
@@ -466,11 +468,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--insights",
-        choices=["turns", "observations"],
+        choices=["turns", "observations", "both"],
         default="turns",
-        help="what a client stores as L2 insights: every turn verbatim, or its own distilled "
+        help="what a client stores as L2 insights: every turn verbatim, its own distilled "
         "facts (LoCoMo's session observations, with their evidence turns as sources; a "
-        "question is found when an insight from one of its evidence turns is)",
+        "question is found when an insight from one of its evidence turns is), or both",
     )
     parser.add_argument(
         "--context-turns", type=int, help="override search.context_turns (ablation)"
@@ -518,13 +520,13 @@ def main() -> None:
         "data": str(args.data),
         "provider": embedder.provider,
         "model": embedder.model,
-        "unit": (
-            "one L2 insight per turn: '<speaker>: <text>'"
-            + (", a shared photo as '[shares <caption>]'" if args.captions else "")
-            if args.insights == "turns"
-            else "LoCoMo's session observations as distilled L2 insights, sources their "
-            "evidence turns (all turns stored in L0)"
-        ),
+        "unit": {
+            "turns": "one L2 insight per turn: '<speaker>: <text>'"
+            + (", a shared photo as '[shares <caption>]'" if args.captions else ""),
+            "observations": "LoCoMo's session observations as distilled L2 insights, sources "
+            "their evidence turns (all turns stored in L0)",
+            "both": "one L2 insight per turn and LoCoMo's session observations",
+        }[args.insights],
         "insights": args.insights,
         "tuned_on": sorted(args.tune),
         "top_k": TOP_K,
@@ -548,11 +550,11 @@ def main() -> None:
         title=f"LoCoMo retrieval: {answerable} questions "
         f"(categories 1-4) on {len(conversations)} conversations, {embedder.model} "
         f"({embedder.provider}), top {TOP_K}, "
-        + (
-            f"{'with' if args.captions else 'without'} photo captions, "
-            if args.insights == "turns"
-            else "the client's own distilled insights (LoCoMo observations), "
-        )
+        + {
+            "turns": f"{'with' if args.captions else 'without'} photo captions, ",
+            "observations": "the client's own distilled insights (LoCoMo observations), ",
+            "both": "every turn and the client's distilled insights (LoCoMo observations), ",
+        }[args.insights]
         + f"{'turns dated with their session' if args.with_time else 'turns without dates'}; "
         f"tuned on {', '.join(sorted(args.tune))}",
         columns=TABLE_COLUMNS,

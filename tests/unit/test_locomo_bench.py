@@ -39,3 +39,6 @@ def test_observations_keep_their_session_and_the_evidence_turns_that_exist(tmp_p
     ]
     assert insight_texts(conversation, "observations")[1] == "Ann's cat is a Maine Coon."
     assert insight_texts(conversation, "turns")[0] == "Ann: I adopted a cat."
+    # Both: the turns first, then the observations (load() takes them in that order).
+    both = insight_texts(conversation, "both")
+    assert len(both) == 6 and both[2] == "Ann: A Maine Coon." and both[3] == "Ann adopted a cat."
