@@ -132,7 +132,11 @@ def start_server(
     settings = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     settings["base"]["database"]["pool_max_size"] = pool_max
     if embedder == "local":
-        settings["development"]["embedding"] = {"provider": "local", "model": "all-MiniLM-L6-v2"}
+        settings["development"]["embedding"] = {
+            "provider": "local",
+            "model": "all-MiniLM-L6-v2",
+            "dimension": 384,
+        }
     (config / "config.yaml").write_text(yaml.safe_dump(settings))
     port = free_port()
     env = {**os.environ, "COGMEM_CONFIG_DIR": str(config), "COGMEM_LOG_LEVEL": "WARNING"}
