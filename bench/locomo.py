@@ -82,11 +82,22 @@ class Turn:
 
 
 @dataclass
+class Observation:
+    """A fact LoCoMo distilled from a session, with the turns it came from: an insight as a
+    client that writes its own would store it."""
+
+    session: str
+    text: str
+    evidence: set[str]
+
+
+@dataclass
 class Conversation:
     name: str
     turns: list[Turn]
     questions: list[Question]
     unusable: int = 0  # questions whose evidence names no turn of the conversation
+    observations: list[Observation] = field(default_factory=list)
 
 
 def turn_text(turn: dict, captions: bool) -> str:
@@ -119,7 +130,7 @@ def read_conversation(path: Path, captions: bool = True) -> Conversation:
         for turn in session
     ]
     known = {turn.dia_id for turn in turns}
-    conversation = Conversation(path.stem, turns, [])
+    conversation = Conversation(path.stem, turns, [], observations=observations(document, known))
     for qa in document["qa"]:
         evidence = {
             f"D{session}:{turn}"
@@ -157,13 +168,40 @@ async def embed(embedder, texts: list[str]) -> list[list[float]]:
     return vectors
 
 
-async def load(url: str, conversation: Conversation, vectors, embedder, settings, with_time):
+def observations(document: dict, known: set[str]) -> list[Observation]:
+    """The `session_<n>_observation` facts whose evidence names turns of the conversation."""
+    found = []
+    for key, by_speaker in document.items():
+        match = re.fullmatch(r"(session_\d+)_observation", key)
+        if not match or not isinstance(by_speaker, dict):
+            continue
+        for facts in by_speaker.values():
+            for text, *evidence in facts:
+                dia = {f"D{s}:{t}" for entry in evidence for s, t in DIA_ID.findall(str(entry))}
+                if dia & known:
+                    found.append(Observation(match.group(1), text, dia & known))
+    return found
+
+
+def insight_texts(conversation: Conversation, insights: str) -> list[str]:
+    """What is embedded: the turns' insights, then the observations, as `insights` asks."""
+    turns = [turn.content for turn in conversation.turns] if insights != "observations" else []
+    facts = [o.text for o in conversation.observations] if insights != "turns" else []
+    return turns + facts
+
+
+async def load(
+    url: str, conversation: Conversation, vectors, embedder, settings, with_time, insights
+):
     """Store the turns the way a client does, through the tools' own steps: each turn in L0
     with the time it was said (the session's date), which refreshes the context of the
-    insights before it (index_words.refresh_context_before), then one L2 insight per turn
-    ("<speaker>: <text>", source_ids [the turn]) with index_words.words_of and
-    l2.insert_insight; the HNSW index is built after the load and the table ANALYZEd, as
-    autovacuum would do. Returns insight id -> dia_id."""
+    insights before it (index_words.refresh_context_before), and the insights with
+    index_words.words_of and l2.insert_insight: with `insights` "turns", one per turn
+    ("<speaker>: <text>", source_ids [the turn]) right after it; with "observations", a
+    client's own distilled insights: LoCoMo's observations of a session after its last turn,
+    source_ids their evidence turns; "both", the two. The HNSW index is built after the load
+    and the table ANALYZEd, as autovacuum would do. Returns insight id -> the dia_ids of its
+    sources."""
     from mcp_server.db import migrator
     from mcp_server.memory import index_words, l0, l2
 
@@ -171,28 +209,47 @@ async def load(url: str, conversation: Conversation, vectors, embedder, settings
     with psycopg.connect(url, autocommit=True) as conn:
         migrator.migrate(conn, embedding_dim=embedder.dimension)
         conn.execute(f"DROP INDEX l2_insights_embedding_{embedder.dimension}_hnsw")
-    dia_ids = {}
+    dia_ids: dict[int, set[str]] = {}
+    l0_ids: dict[str, int] = {}
+
+    async def compress(conn, content: str, vector: list[float], evidence: set[str]) -> None:
+        evidence = evidence & l0_ids.keys()  # a fact citing a later turn: what is known
+        if not evidence:
+            return
+        sources = sorted(l0_ids[dia] for dia in evidence)
+        words = await index_words.words_of(conn, sources, content, search.context_turns)
+        insight, _ = await l2.insert_insight(
+            conn,
+            content=content,
+            context=words.context,
+            source_words=words.source_words,
+            embedding=vector,
+            embedding_model=embedder.model,
+            source_ids=sources,
+            fidelity_score=1.0,
+            text_search_config=search.text_search_config,
+        )
+        dia_ids[insight] = evidence
+
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         await register_vector_async(conn)
-        for turn, vector in zip(conversation.turns, vectors, strict=True):
+        for number, turn in enumerate(conversation.turns):
             source, _ = await l0.insert_turn(
                 conn, turn.session, turn.speaker, turn.text, {"dia_id": turn.dia_id},
                 turn.said_at if with_time else None,
             )  # fmt: skip
+            l0_ids[turn.dia_id] = source
             await index_words.refresh_context_before(conn, source, search.context_turns)
-            words = await index_words.words_of(conn, [source], turn.content, search.context_turns)
-            insight, _ = await l2.insert_insight(
-                conn,
-                content=turn.content,
-                context=words.context,
-                source_words=words.source_words,
-                embedding=vector,
-                embedding_model=embedder.model,
-                source_ids=[source],
-                fidelity_score=1.0,
-                text_search_config=search.text_search_config,
-            )
-            dia_ids[insight] = turn.dia_id
+            if insights != "observations":
+                await compress(conn, turn.content, vectors[number], {turn.dia_id})
+            following = conversation.turns[number + 1 : number + 2]
+            session_ended = not following or following[0].session != turn.session
+            if insights != "turns" and session_ended:
+                session = turn.session.rsplit("/", 1)[-1]
+                fact_vectors = vectors[len(vectors) - len(conversation.observations) :]
+                for fact, vector in zip(conversation.observations, fact_vectors, strict=True):
+                    if fact.session == session:
+                        await compress(conn, fact.text, vector, fact.evidence)
     with psycopg.connect(url, autocommit=True) as conn:
         migrator.ensure_vector_indexes(conn, embedder.dimension)
         conn.execute("VACUUM ANALYZE l2_insights")
@@ -218,7 +275,7 @@ async def ask(
     url: str,
     conversation: Conversation,
     vectors: list[list[float]],
-    dia_ids: dict[int, str],
+    dia_ids: dict[int, set[str]],
     settings,
     runs: dict[RunKey, Run],
 ) -> None:
@@ -246,7 +303,7 @@ async def ask(
                     context_weight=search.context_weight,
                 )
                 run.latencies_ms.append((time.perf_counter() - started) * 1000)
-                ranks = [i for i, hit in enumerate(hits, 1) if dia_ids[hit.id] in question.evidence]
+                ranks = [i for i, hit in enumerate(hits, 1) if dia_ids[hit.id] & question.evidence]
                 rank = ranks[0] if ranks else None
                 run.outcomes.append(Outcome(question.category, rank, conversation.name))
 
@@ -322,10 +379,10 @@ async def benchmark(args, settings, embedder, conversations, admin_url) -> dict:
     for conversation in conversations:
         name = f"bench_locomo_{conversation.name.replace('-', '_')}"
         with fresh_database(admin_url, name) as url:
-            turn_vectors = await embed(embedder, [turn.content for turn in conversation.turns])
+            vectors = await embed(embedder, insight_texts(conversation, args.insights))
             question_vectors = await embed(embedder, [q.text for q in conversation.questions])
             dia_ids = await load(
-                url, conversation, turn_vectors, embedder, settings, args.with_time
+                url, conversation, vectors, embedder, settings, args.with_time, args.insights
             )
             await ask(url, conversation, question_vectors, dia_ids, settings, runs)
         console.print(
@@ -410,6 +467,14 @@ def main() -> None:
         "occurred_at: the time of storing is indexed instead)",
     )
     parser.add_argument(
+        "--insights",
+        choices=["turns", "observations", "both"],
+        default="turns",
+        help="what a client stores as L2 insights: every turn verbatim, its own distilled "
+        "facts (LoCoMo's session observations, with their evidence turns as sources; a "
+        "question is found when an insight from one of its evidence turns is), or both",
+    )
+    parser.add_argument(
         "--context-turns", type=int, help="override search.context_turns (ablation)"
     )
     parser.add_argument(
@@ -455,8 +520,14 @@ def main() -> None:
         "data": str(args.data),
         "provider": embedder.provider,
         "model": embedder.model,
-        "unit": "one L2 insight per turn: '<speaker>: <text>'"
-        + (", a shared photo as '[shares <caption>]'" if args.captions else ""),
+        "unit": {
+            "turns": "one L2 insight per turn: '<speaker>: <text>'"
+            + (", a shared photo as '[shares <caption>]'" if args.captions else ""),
+            "observations": "LoCoMo's session observations as distilled L2 insights, sources "
+            "their evidence turns (all turns stored in L0)",
+            "both": "one L2 insight per turn and LoCoMo's session observations",
+        }[args.insights],
+        "insights": args.insights,
         "tuned_on": sorted(args.tune),
         "top_k": TOP_K,
         "rrf_k": search.rrf_k,
@@ -479,8 +550,12 @@ def main() -> None:
         title=f"LoCoMo retrieval: {answerable} questions "
         f"(categories 1-4) on {len(conversations)} conversations, {embedder.model} "
         f"({embedder.provider}), top {TOP_K}, "
-        f"{'with' if args.captions else 'without'} photo captions, "
-        f"{'turns dated with their session' if args.with_time else 'turns without dates'}; "
+        + {
+            "turns": f"{'with' if args.captions else 'without'} photo captions, ",
+            "observations": "the client's own distilled insights (LoCoMo observations), ",
+            "both": "every turn and the client's distilled insights (LoCoMo observations), ",
+        }[args.insights]
+        + f"{'turns dated with their session' if args.with_time else 'turns without dates'}; "
         f"tuned on {', '.join(sorted(args.tune))}",
         columns=TABLE_COLUMNS,
         rows=table_rows(document),

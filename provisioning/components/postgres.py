@@ -74,7 +74,7 @@ def postgres() -> None:
         enabled=True,
     )
     systemd.service(
-        name=f"Restart PostgreSQL {version} after a listen address or port change",
+        name=f"Restart PostgreSQL {version} after a change of its settings (address, port, memory)",
         service=f"postgresql@{version}-main.service",
         running=True,
         restarted=True,

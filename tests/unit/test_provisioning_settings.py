@@ -55,6 +55,8 @@ def test_a_quote_in_a_database_name_is_refused(key):
         ("cogmem_watchdog_sec", 1, "at least 4"),
         ("postgresql_package_source", "ppa", "debian, pgdg"),
         ("cogmem_wheel", "/nonexistent.whl", "not a file"),
+        ("postgresql_shared_buffers", "1GB'\nlisten_addresses = '*", "a size such as"),
+        ("postgresql_shared_buffers", "lots", "a size such as"),
     ],
 )
 def test_bad_values_are_refused_with_the_key(key, value, message):

@@ -224,3 +224,9 @@ def test_the_alert_unit_passes_verify_and_the_server_names_it_on_failure(tmp_pat
     assert f"ExecStart={executable} alert --unit %i" in alert.read_text()
     unit = render.render(f"{UNIT}.j2", DEFAULTS)
     assert "OnFailure=cognitive-memory-alert@%n.service" in unit.splitlines()
+
+
+def test_postgresql_gets_the_configured_shared_buffers():
+    assert "shared_buffers = '1GB'" in render.render("postgresql.conf.j2", DEFAULTS).splitlines()
+    rendered = render.render("postgresql.conf.j2", settings(postgresql_shared_buffers="4GB"))
+    assert "shared_buffers = '4GB'" in rendered.splitlines()
