@@ -359,7 +359,8 @@ def report(
         args.name,
         title=f"hybrid_search latency through the MCP client (in memory) at "
         f"{' and '.join(map(str, args.dims))} dims, top {TOP_K}, {args.queries} queries, "
-        "hashing embedder; HNSW against an exact scan and NumPy",
+        "hashing embedder; HNSW against "
+        + ("NumPy (a kept database: no exact scan)" if args.keep else "an exact scan and NumPy"),
         columns=COLUMNS,
         rows=table_rows(results),
         versions=results_file.versions("mcp", "psycopg", "numpy", postgres_url=admin_url),
