@@ -108,6 +108,12 @@ async def recent(conn: AsyncConnection, limit: int) -> list[dict]:
 # content and context (migration 004).
 # Both limits, so a small store scores every match: on LoCoMo (600 turns per conversation,
 # where "paint" is in 3 % of the turns) leaving out words above 3 % cost 0.025 of recall@5.
+# From 200k insights on, 1 % is more rows than MATCH_LIMIT, so a word is also common when the
+# statistics expect more than MATCH_LIMIT rows to hold it: its matches would be cut to the
+# newest MATCH_LIMIT anyway, after reading all of them twice (to match, then to count its
+# document frequency). At 1M insights, words in 0.3-0.7 % of the rows made the p99 (a 52 ms
+# statement, 20 000 buffers; bench/hybrid_search.py --sizes 1000000). Up to 200k nothing
+# changes, since 1 % is then at most MATCH_LIMIT rows.
 COMMON_SHARE = 0.01
 COMMON_ROWS = 1000
 # A query of common words only ("the user") matches the rows holding all of them, but only
@@ -168,8 +174,8 @@ common AS (
       ON s.schemaname = n.nspname AND s.tablename = c.relname AND s.attname = 'fts',
     unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS stats(word, share)
     WHERE c.oid = 'l2_insights'::regclass
-      AND stats.share > %(common_share)s
       AND stats.share * c.reltuples > %(common_rows)s
+      AND (stats.share > %(common_share)s OR stats.share * c.reltuples > {match_limit})
 ),
 words AS (  -- the query's distinct words; share is set for the common ones
     SELECT DISTINCT query_words.lexeme AS word, common.share

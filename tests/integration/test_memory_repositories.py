@@ -211,6 +211,18 @@ async def test_words_most_insights_share_are_left_out_of_the_keyword_match(
     assert [hit.id for hit in hits] == [rare]
 
 
+async def test_a_word_in_more_rows_than_the_match_limit_is_common_at_any_share(conn, monkeypatch):
+    # In production from 200k insights on: 1 % of them is more rows than MATCH_LIMIT.
+    monkeypatch.setattr(l2, "COMMON_ROWS", 10)
+    monkeypatch.setattr(l2, "COMMON_SHARE", 1.1)  # no word is common by its share
+    monkeypatch.setattr(l2, "MATCH_LIMIT", 20)
+    rare = await common_words_table(conn)
+    # 'user' is in 41 rows, more than the 20 a match may hold: left out of the match (else
+    # the newest 20 would be scored, the rare word's row among them or not).
+    hits = await l2.hybrid_search(conn, **words_only("did the user mention pyinfra", top_k=50))
+    assert [hit.id for hit in hits] == [rare]
+
+
 async def test_a_query_of_common_words_only_matches_insights_holding_all_of_them(
     conn, small_common_limits
 ):
