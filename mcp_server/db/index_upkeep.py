@@ -33,6 +33,7 @@ async def build_missing(url: str, dimension: int) -> list[str]:
         # one builder at a time (several servers, or a migration, may start together); the
         # session's lock ends with its connection, also when the server stops mid-build
         await conn.execute("SELECT pg_advisory_lock(%s)", [migrator.LOCK_KEY])
+        await make_room_for_the_graph(conn, dimension)  # this connection's, gone with it
         for table in migrator.VECTOR_TABLES:
             name = migrator.vector_index_name(table, dimension)
             valid = await _valid(conn, name)
@@ -52,6 +53,13 @@ async def build_missing(url: str, dimension: int) -> list[str]:
             log.info("vector index built", extra={"index": name, "seconds": seconds})
             built.append(table)
     return built
+
+
+async def make_room_for_the_graph(conn: psycopg.AsyncConnection, dimension: int) -> None:
+    """For this session (migrator.room_for_the_graph), sized by the insights there are now."""
+    cursor = await conn.execute("SELECT count(*) FROM l2_insights")
+    rows = (await cursor.fetchone())[0]
+    await conn.execute(*migrator.room_for_the_graph(rows, dimension, local=False))
 
 
 async def _valid(conn: psycopg.AsyncConnection, name: str) -> bool | None:

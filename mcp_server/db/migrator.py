@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +117,7 @@ def migrate(
             conn.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
             if migration.version in applied(conn):
                 continue
+            make_room_for_the_graph(conn, embedding_dim)  # a rewrite rebuilds the index
             conn.execute(migration.sql)
             conn.execute(
                 "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
@@ -157,6 +159,38 @@ def vector_index_sql(table: str, dimension: int, *, concurrently: bool = False) 
     )
 
 
+# pgvector builds an HNSW index fast while the graph fits in maintenance_work_mem, and inserts
+# what does not fit one row at a time, many times slower: at PostgreSQL's default 64MB,
+# migration 005 (it rewrites l2_insights, so the index is built anew) ran over 35 minutes at
+# 100k insights (bench/reindex.py). Room for the graph: each row's vector and 2m links of 8
+# bytes, half again; at most a quarter of the RAM (whoever builds runs on the database's host:
+# the embedded cluster, or `db migrate` on the appliance); never less than configured.
+_INSIGHT_ROWS = """
+SELECT coalesce((SELECT greatest(reltuples, 0)::bigint FROM pg_class
+                 WHERE oid = to_regclass('l2_insights')), 0)"""
+_ROOM = """
+SELECT set_config('maintenance_work_mem', %(mb)s || 'MB', %(local)s)
+WHERE %(mb)s > (SELECT setting::bigint / 1024 FROM pg_settings
+                WHERE name = 'maintenance_work_mem')"""
+
+
+def graph_room_mb(rows: int, dimension: int) -> int:
+    graph = rows * (dimension * 4 + 2 * HNSW_OPTIONS["m"] * 8) * 3 // 2 // 2**20
+    ram = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**20
+    return min(graph, ram // 4)
+
+
+def room_for_the_graph(rows: int, dimension: int, *, local: bool) -> tuple[str, dict]:
+    """The statement raising maintenance_work_mem for an HNSW build over `rows` rows."""
+    return _ROOM, {"mb": graph_room_mb(rows, dimension), "local": local}
+
+
+def make_room_for_the_graph(conn: psycopg.Connection, dimension: int) -> None:
+    """For the rest of the open transaction, sized by the planner's count of insights."""
+    rows = conn.execute(_INSIGHT_ROWS).fetchone()[0]
+    conn.execute(*room_for_the_graph(rows, dimension, local=True))
+
+
 # True: a valid index; False: an invalid one (an interrupted concurrent build); None: none.
 VECTOR_INDEX_STATE = """
 SELECT bool_and(i.indisvalid) FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid
@@ -170,6 +204,7 @@ def ensure_vector_indexes(conn: psycopg.Connection, dimension: int) -> None:
         with conn.transaction():
             # IF NOT EXISTS is no guard against a concurrent CREATE INDEX of the same name.
             conn.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+            make_room_for_the_graph(conn, dimension)
             conn.execute(vector_index_sql(table, dimension))
 
 

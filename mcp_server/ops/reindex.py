@@ -23,13 +23,12 @@ interrupted run leaves them absent: the next run builds them, and so does a serv
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from psycopg import AsyncConnection, sql
 
-from mcp_server.db import migrator
+from mcp_server.db import index_upkeep, migrator
 from mcp_server.memory import index_words
 
 # An upgrade rewriting at least this many rows rebuilds the vector indexes instead of
@@ -144,7 +143,7 @@ async def _state(conn: AsyncConnection, dimension: int) -> bool | None:
 async def _build(conn: AsyncConnection, dimensions: list[int]) -> None:
     # One builder at a time, as a starting server's (index_upkeep); held for this session.
     await conn.execute("SELECT pg_advisory_lock(%s)", [migrator.LOCK_KEY])
-    await _room_for_the_graph(conn, max(dimensions))
+    await index_upkeep.make_room_for_the_graph(conn, max(dimensions))
     try:
         for dimension in sorted(dimensions):
             if await _state(conn, dimension) is False:  # an interrupted concurrent build
@@ -157,19 +156,3 @@ async def _build(conn: AsyncConnection, dimensions: list[int]) -> None:
     finally:
         await conn.execute("RESET maintenance_work_mem")
         await conn.execute("SELECT pg_advisory_unlock(%s)", [migrator.LOCK_KEY])
-
-
-async def _room_for_the_graph(conn: AsyncConnection, dimension: int) -> None:
-    """pgvector builds fast while the graph fits in maintenance_work_mem and inserts the rest
-    one by one (about as slow as the updates the rebuild avoids): give this session room for
-    it (vector plus 2m links of 8 bytes per row, half again), at most a quarter of the RAM."""
-    cursor = await conn.execute(
-        "SELECT (SELECT count(*) FROM l2_insights), "
-        "(SELECT setting::bigint / 1024 FROM pg_settings WHERE name = 'maintenance_work_mem')"
-    )
-    rows, current_mb = await cursor.fetchone()
-    graph_mb = rows * (dimension * 4 + 2 * migrator.HNSW_OPTIONS["m"] * 8) * 3 // 2 // 2**20
-    ram_mb = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**20
-    wanted = min(graph_mb, ram_mb // 4)
-    if wanted > current_mb:  # never less than the server gives
-        await conn.execute(f"SET maintenance_work_mem = '{wanted}MB'")

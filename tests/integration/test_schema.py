@@ -112,6 +112,31 @@ def test_a_failing_migration_leaves_nothing_half_written(fresh_database, tmp_pat
         assert list(migrator.applied(conn)) == [1]
 
 
+@pytest.mark.parametrize("insights", [100_000, 10])
+def test_a_migration_gets_room_for_the_vector_graph_and_never_less(
+    fresh_database, monkeypatch, insights
+):
+    # A migration that rewrites l2_insights rebuilds its HNSW index: at 64MB and 100k insights
+    # that took over 35 minutes. The count is the planner's; here it is given.
+    monkeypatch.setattr(migrator, "_INSIGHT_ROWS", f"SELECT {insights}")
+    record = migrator.Migration(
+        900,
+        "record",
+        "CREATE TABLE seen AS SELECT current_setting('maintenance_work_mem') AS setting;",
+    )
+    _, url = fresh_database
+    with psycopg.connect(url, autocommit=True) as conn:
+        default = conn.execute("SHOW maintenance_work_mem").fetchone()[0]
+        migrator.migrate(conn, [*migrator.discover(), record], embedding_dim=384)
+        seen = conn.execute("SELECT setting FROM seen").fetchone()[0]
+        assert conn.execute("SHOW maintenance_work_mem").fetchone()[0] == default  # local
+    room = migrator.graph_room_mb(insights, 384)
+    if insights == 100_000:
+        assert room > 64 and seen == f"{room}MB"  # more than PostgreSQL's default 64MB
+    else:
+        assert seen == default  # never less than configured
+
+
 def test_duplicate_migration_numbers_are_refused(tmp_path):
     (tmp_path / "004_one.sql").write_text("SELECT 1;")
     (tmp_path / "004_two.sql").write_text("SELECT 1;")
