@@ -94,10 +94,8 @@ def load(url: str, size: int, embedder) -> tuple[dict[str, float], np.ndarray]:
                     copy.write_row((text, vector, embedder.model))
         timings["load_s"] = time.perf_counter() - started
         started = time.perf_counter()
-        # pgvector builds faster when the whole graph fits in maintenance memory: about the
-        # vector and 2m neighbour links of 8 bytes per row (m 24), with room to spare.
-        graph_mb = size * (embedder.dimension * 4 + 2 * 24 * 8) * 3 // 2 // 2**20
-        conn.execute(f"SET maintenance_work_mem = '{max(1024, graph_mb)}MB'")
+        # pgvector builds faster when the whole graph fits in maintenance memory.
+        conn.execute(*migrator.room_for_the_graph(size, embedder.dimension, local=False))
         conn.execute(f"SET max_parallel_maintenance_workers = {max(1, (os.cpu_count() or 2) - 1)}")
         migrator.ensure_vector_indexes(conn, embedder.dimension)
         conn.execute("VACUUM ANALYZE l2_insights")

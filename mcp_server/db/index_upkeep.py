@@ -27,32 +27,41 @@ async def build_missing(url: str, dimension: int) -> list[str]:
     """Build the absent or invalid indexes for `dimension`; return the tables it built for."""
     built = []
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        names = [migrator.vector_index_name(t, dimension) for t in migrator.VECTOR_TABLES]
-        if all([await _valid(conn, name) for name in names]):
+        tables = migrator.VECTOR_TABLES
+        if all([await state(conn, table, dimension) for table in tables]):
             return built  # the usual start: one catalog read per index
         # one builder at a time (several servers, or a migration, may start together); the
         # session's lock ends with its connection, also when the server stops mid-build
         await conn.execute("SELECT pg_advisory_lock(%s)", [migrator.LOCK_KEY])
         await make_room_for_the_graph(conn, dimension)  # this connection's, gone with it
-        for table in migrator.VECTOR_TABLES:
-            name = migrator.vector_index_name(table, dimension)
-            valid = await _valid(conn, name)
+        for table in tables:
+            valid = await state(conn, table, dimension)
             if valid:
                 continue
+            name = migrator.vector_index_name(table, dimension)
             log.warning(
                 "vector index missing: building it while the server serves (searches scan "
                 "exactly until it is done)",
                 extra={"index": name, "state": "invalid" if valid is False else "absent"},
             )
             started = time.monotonic()
-            if valid is False:  # an interrupted concurrent build leaves an invalid index
-                drop = sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(name))
-                await conn.execute(drop)
-            await conn.execute(migrator.vector_index_sql(table, dimension, concurrently=True))
+            await build(conn, table, dimension)
             seconds = round(time.monotonic() - started, 1)
             log.info("vector index built", extra={"index": name, "seconds": seconds})
             built.append(table)
     return built
+
+
+async def build(conn: psycopg.AsyncConnection, table: str, dimension: int) -> None:
+    """CREATE INDEX CONCURRENTLY, after dropping an invalid one an interrupted build left.
+
+    The caller holds migrator.LOCK_KEY, so no other builder races it."""
+    if await state(conn, table, dimension) is False:
+        name = migrator.vector_index_name(table, dimension)
+        await conn.execute(
+            sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(name))
+        )
+    await conn.execute(migrator.vector_index_sql(table, dimension, concurrently=True))
 
 
 async def make_room_for_the_graph(conn: psycopg.AsyncConnection, dimension: int) -> None:
@@ -62,6 +71,8 @@ async def make_room_for_the_graph(conn: psycopg.AsyncConnection, dimension: int)
     await conn.execute(*migrator.room_for_the_graph(rows, dimension, local=False))
 
 
-async def _valid(conn: psycopg.AsyncConnection, name: str) -> bool | None:
+async def state(conn: psycopg.AsyncConnection, table: str, dimension: int) -> bool | None:
+    """True: a valid index; False: an invalid one; None: none (migrator.VECTOR_INDEX_STATE)."""
+    name = migrator.vector_index_name(table, dimension)
     cursor = await conn.execute(migrator.VECTOR_INDEX_STATE, [name])
     return (await cursor.fetchone())[0]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import psycopg
 from psycopg import sql
 
@@ -165,8 +165,9 @@ def vector_index_sql(table: str, dimension: int, *, concurrently: bool = False) 
 # 100k insights (bench/reindex.py). Room for the graph: each row's vector and 2m links of 8
 # bytes, half again; at most a quarter of the RAM (whoever builds runs on the database's host:
 # the embedded cluster, or `db migrate` on the appliance); never less than configured.
+# The planner's count (no scan at every start); -1 until the first ANALYZE, then counted.
 _INSIGHT_ROWS = """
-SELECT coalesce((SELECT greatest(reltuples, 0)::bigint FROM pg_class
+SELECT coalesce((SELECT reltuples::bigint FROM pg_class
                  WHERE oid = to_regclass('l2_insights')), 0)"""
 _ROOM = """
 SELECT set_config('maintenance_work_mem', %(mb)s || 'MB', %(local)s)
@@ -176,8 +177,7 @@ WHERE %(mb)s > (SELECT setting::bigint / 1024 FROM pg_settings
 
 def graph_room_mb(rows: int, dimension: int) -> int:
     graph = rows * (dimension * 4 + 2 * HNSW_OPTIONS["m"] * 8) * 3 // 2 // 2**20
-    ram = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2**20
-    return min(graph, ram // 4)
+    return min(graph, psutil.virtual_memory().total // 4 // 2**20)
 
 
 def room_for_the_graph(rows: int, dimension: int, *, local: bool) -> tuple[str, dict]:
@@ -188,6 +188,8 @@ def room_for_the_graph(rows: int, dimension: int, *, local: bool) -> tuple[str, 
 def make_room_for_the_graph(conn: psycopg.Connection, dimension: int) -> None:
     """For the rest of the open transaction, sized by the planner's count of insights."""
     rows = conn.execute(_INSIGHT_ROWS).fetchone()[0]
+    if rows < 0:  # a table loaded in bulk and never analyzed
+        rows = conn.execute("SELECT count(*) FROM l2_insights").fetchone()[0]
     conn.execute(*room_for_the_graph(rows, dimension, local=True))
 
 

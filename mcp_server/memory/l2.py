@@ -112,8 +112,8 @@ async def recent(conn: AsyncConnection, limit: int) -> list[dict]:
 # statistics expect more than MATCH_LIMIT rows to hold it: its matches would be cut to the
 # newest MATCH_LIMIT anyway, after reading all of them twice (to match, then to count its
 # document frequency). At 1M insights, words in 0.3-0.7 % of the rows made the p99 (a 52 ms
-# statement, 20 000 buffers; bench/hybrid_search.py --sizes 1000000). Up to 200k nothing
-# changes, since 1 % is then at most MATCH_LIMIT rows.
+# statement, 19 873 buffers in its keyword branch; bench/hybrid_search.py --sizes 1000000).
+# Up to 200k nothing changes, since 1 % is then at most MATCH_LIMIT rows.
 COMMON_SHARE = 0.01
 COMMON_ROWS = 1000
 # A query of common words only ("the user") matches the rows holding all of them, but only

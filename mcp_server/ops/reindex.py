@@ -81,7 +81,9 @@ async def reindex(
     # --all rewrites only the rows whose words changed: unknown in advance, so it keeps them.
     dropped = await _drop_vector_indexes(conn) if not everything and todo >= REBUILD_FROM else []
     result = await _rewrite(conn, context_turns, batch_size, everything, advance)
-    missing = [d for d in {*dropped, dimension} if not await _state(conn, d)]
+    missing = [
+        d for d in {*dropped, dimension} if not await index_upkeep.state(conn, "l2_insights", d)
+    ]
     if missing:
         rebuilding()
         await _build(conn, missing)
@@ -133,26 +135,13 @@ async def _drop_vector_indexes(conn: AsyncConnection) -> list[int]:
     return dimensions
 
 
-async def _state(conn: AsyncConnection, dimension: int) -> bool | None:
-    """True: a valid index; False: an invalid one; None: none (migrator.VECTOR_INDEX_STATE)."""
-    name = migrator.vector_index_name("l2_insights", dimension)
-    cursor = await conn.execute(migrator.VECTOR_INDEX_STATE, [name])
-    return (await cursor.fetchone())[0]
-
-
 async def _build(conn: AsyncConnection, dimensions: list[int]) -> None:
     # One builder at a time, as a starting server's (index_upkeep); held for this session.
     await conn.execute("SELECT pg_advisory_lock(%s)", [migrator.LOCK_KEY])
     await index_upkeep.make_room_for_the_graph(conn, max(dimensions))
     try:
         for dimension in sorted(dimensions):
-            if await _state(conn, dimension) is False:  # an interrupted concurrent build
-                name = migrator.vector_index_name("l2_insights", dimension)
-                drop = sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(name))
-                await conn.execute(drop)
-            await conn.execute(
-                migrator.vector_index_sql("l2_insights", dimension, concurrently=True)
-            )
+            await index_upkeep.build(conn, "l2_insights", dimension)
     finally:
         await conn.execute("RESET maintenance_work_mem")
         await conn.execute("SELECT pg_advisory_unlock(%s)", [migrator.LOCK_KEY])

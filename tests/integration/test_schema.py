@@ -137,6 +137,27 @@ def test_a_migration_gets_room_for_the_vector_graph_and_never_less(
         assert seen == default  # never less than configured
 
 
+def test_a_table_never_analyzed_is_counted_for_the_graph_room(fresh_database):
+    _, url = fresh_database
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrator.migrate(conn, embedding_dim=384)
+        conn.execute("ALTER TABLE l2_insights SET (autovacuum_enabled = false)")
+        conn.execute(
+            "INSERT INTO l2_insights (content, embedding, embedding_model) "
+            "SELECT 'bulk ' || n, '[1,2,3]', 'm' FROM generate_series(1, 1000) AS n"
+        )
+        assert (
+            conn.execute(
+                "SELECT reltuples FROM pg_class WHERE oid = 'l2_insights'::regclass"
+            ).fetchone()[0]
+            < 0
+        )  # the planner does not know yet
+        with conn.transaction():
+            migrator.make_room_for_the_graph(conn, 16_000)  # a graph of ~90MB for 1000 rows
+            seen = conn.execute("SHOW maintenance_work_mem").fetchone()[0]
+    assert seen == f"{migrator.graph_room_mb(1000, 16_000)}MB" != "64MB"
+
+
 def test_duplicate_migration_numbers_are_refused(tmp_path):
     (tmp_path / "004_one.sql").write_text("SELECT 1;")
     (tmp_path / "004_two.sql").write_text("SELECT 1;")
