@@ -301,6 +301,8 @@ async def ask(
                     keyword_match=match,
                     fusion=fusion,
                     context_weight=search.context_weight,
+                    diversity=search.diversity,
+                    diversify_after=search.diversify_after,
                 )
                 run.latencies_ms.append((time.perf_counter() - started) * 1000)
                 ranks = [i for i, hit in enumerate(hits, 1) if dia_ids[hit.id] & question.evidence]

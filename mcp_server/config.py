@@ -84,6 +84,8 @@ class SearchSettings(_Section):
     min_similarity: float = Field(0.2, ge=-1, le=1)
     context_turns: int = Field(2, ge=0, le=10)
     context_weight: float = Field(0.5, ge=0, le=1)
+    diversity: float = Field(0.2, ge=0, le=1)  # memory/diversity.py; 0 ranks by score only
+    diversify_after: int = Field(5, ge=0, le=100)
 
 
 class WorkingMemorySettings(_Section):

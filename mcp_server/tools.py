@@ -306,6 +306,8 @@ async def run_hybrid_search(
             text_search_config=search.text_search_config,
             fusion=search.fusion,
             context_weight=search.context_weight,
+            diversity=search.diversity,
+            diversify_after=search.diversify_after,
         )
 
 

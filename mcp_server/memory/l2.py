@@ -16,6 +16,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
 from mcp_server.db import session_settings
+from mcp_server.memory import diversity as diversity_rule
 
 # pgvector caps hnsw.ef_search at 1000, so more candidates than that cannot be promised.
 MAX_CANDIDATES = 1000
@@ -284,14 +285,33 @@ fused AS (
                + %(keyword_weight)s::float8 * coalesce(keyword_share, 0)
            END AS score
     FROM scored
-)
-SELECT id, content, created_at, source_ids, score,
-       semantic_rank, keyword_rank, semantic_score, keyword_score
-FROM fused
-WHERE score > 0  -- a branch weighted 0 contributes nothing, not filler
+),
+page AS MATERIALIZED (
+    SELECT id, content, created_at, source_ids, score,
+           semantic_rank, keyword_rank, semantic_score, keyword_score
+    FROM fused
+    WHERE score > 0  -- a branch weighted 0 contributes nothing, not filler
+    ORDER BY score DESC, id
+    LIMIT {rows}
+){vectors}
+SELECT page.*, {similarities} AS similarities
+FROM page
 ORDER BY score DESC, id
-LIMIT {top_k}
 """
+
+# Per hit of a page to diversify (diversity.py): its cosine with each hit, in page order;
+# NULL for a hit without a vector of this dimension. One more read of the page's vectors.
+_SIMILARITIES = """(
+    SELECT array_agg(1 - (mine.vector <=> other.vector) ORDER BY other.score DESC, other.id)
+    FROM vectors AS mine, vectors AS other
+    WHERE mine.id = page.id
+)"""
+_VECTORS = """,
+vectors AS MATERIALIZED (
+    SELECT page.id, page.score,
+           CASE WHEN l2.embedding_dim = {dim} THEN l2.embedding::vector({dim}) END AS vector
+    FROM page JOIN l2_insights AS l2 ON l2.id = page.id
+)"""
 
 
 def hybrid_query(
@@ -307,8 +327,14 @@ def hybrid_query(
     keyword_match: Literal["any", "all"] = "any",
     fusion: Literal["score", "rrf"] = "score",
     context_weight: float = CONTEXT_WEIGHT,
+    diversity: float = 0.0,
+    diversify_after: int = diversity_rule.KEEP,
 ) -> tuple[sql.Composed, dict]:
     """The one statement and its named parameters.
+
+    With a `diversity` weight and top_k > diversify_after, it returns the best
+    diversity_rule.pool_size rows and their similarities, from which hybrid_search
+    chooses the page (diversity.py); else the best top_k and no similarities.
 
     The vector dimension and the row limits are literals: psycopg prepares the statement
     on a pooled connection after a few calls, and PostgreSQL then keeps one generic plan
@@ -330,13 +356,22 @@ def hybrid_query(
         "fusion": fusion,
         "context_weight": float(context_weight),
     }
+    rows = diversity_rule.pool_size(int(top_k), diversity, diversify_after)
     limits = {
-        "candidates": sql.Literal(candidate_count(candidates, top_k)),
-        "top_k": sql.Literal(int(top_k)),
+        "candidates": sql.Literal(candidate_count(candidates, rows)),
+        "rows": sql.Literal(rows),
         "match_limit": sql.Literal(int(MATCH_LIMIT)),
     }
+    dim = sql.Literal(len(embedding))
+    diverse = rows > top_k
     terms = sql.SQL(KEYWORD_MATCH[keyword_match]).format(match_limit=limits["match_limit"])
-    statement = sql.SQL(_HYBRID).format(dim=sql.Literal(len(embedding)), terms=terms, **limits)
+    statement = sql.SQL(_HYBRID).format(
+        dim=dim,
+        terms=terms,
+        vectors=sql.SQL(_VECTORS if diverse else "").format(dim=dim),
+        similarities=sql.SQL(_SIMILARITIES if diverse else "NULL::float8[]"),
+        **limits,
+    )
     return statement, params
 
 
@@ -346,19 +381,30 @@ def candidate_count(candidates: int, top_k: int) -> int:
 
 
 async def hybrid_search(conn: AsyncConnection, *, ef_search: int = 0, **query) -> list[SearchHit]:
-    """Fuse the nearest vectors with the best BM25 full-text matches (see FUSION).
+    """Fuse the nearest vectors with the best BM25 full-text matches (see FUSION), and with
+    a `diversity` weight give the page past its head to different hits (diversity.py).
 
     Takes the keyword arguments of `hybrid_query`. Each branch ranks `candidates` rows;
     hnsw.ef_search is `ef_search`, raised to `candidates` if that is more, because HNSW
     returns at most ef_search rows and would otherwise silently shorten the vector branch.
     """
+    top_k = query["top_k"]
+    weight = query.get("diversity", 0.0)
+    keep = query.get("diversify_after", diversity_rule.KEEP)
+    rows = diversity_rule.pool_size(top_k, weight, keep)
     statement, params = hybrid_query(**query)
-    ef = min(max(ef_search, candidate_count(query["candidates"], query["top_k"])), MAX_CANDIDATES)
+    ef = min(max(ef_search, candidate_count(query["candidates"], rows)), MAX_CANDIDATES)
     cursor = conn.cursor(row_factory=dict_row)
     async with session_settings.settings(conn, {"hnsw.ef_search": str(ef), **PLANNER}):
         await cursor.execute(statement, params)
-        rows = await cursor.fetchall()
-    return [SearchHit(**row) for row in rows]
+        found = await cursor.fetchall()
+    similarities = [row.pop("similarities") for row in found]
+    hits = [SearchHit(**row) for row in found]
+    if len(hits) <= top_k:
+        return hits
+    scores = [hit.score for hit in hits]
+    order = diversity_rule.page_order(scores, similarities, top_k=top_k, weight=weight, keep=keep)
+    return [hits[i] for i in order]
 
 
 async def contents_by_id(conn: AsyncConnection, ids: list[int]) -> dict[int, str]:

@@ -1,0 +1,100 @@
+"""Past the head of a page, near-duplicates give way to different hits (memory/diversity.py):
+through the official MCP client with the configured defaults, and the statement's
+similarities against cosines computed here. Real embedded PostgreSQL + pgvector.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from mcp_server.memory import l2
+from tests.integration.test_index_words import remember
+from tests.integration.test_memory_repositories import add_insight, embed, query
+from tests.support.mcp import call, connect
+
+pytestmark = pytest.mark.anyio
+
+# One exchange said again and again, and a different turn on the same subject that scores
+# just below every repeat (more words: a lower BM25 and cosine).
+REPEATS = [f"We went hiking in the hills again, photo {n}" for n in range(12)]
+DIFFERENT = "Hiking in the hills: rain, fog and a blister"
+QUERY = "hiking in the hills"
+
+
+async def test_a_page_of_ten_shows_a_different_hit_where_the_eleventh_repeat_stood(
+    migrated_database,
+):
+    async with connect(*migrated_database) as client:
+        repeats = [await remember(client, "walks", "Ann", text) for text in REPEATS]
+        different = await remember(client, "walks", "Ann", DIFFERENT)
+        page = (await call(client, "hybrid_search", query_text=QUERY, top_k=10))["results"]
+        head = (await call(client, "hybrid_search", query_text=QUERY, top_k=5))["results"]
+    ids = [hit["id"] for hit in page]
+    assert different in ids
+    scores = [hit["score"] for hit in page]
+    # It scores below every repeat shown: by score alone the page would be repeats only.
+    [below] = [hit["score"] for hit in page if hit["id"] == different]
+    assert below < min(hit["score"] for hit in page if hit["id"] != different)
+    assert set(ids) - {different} <= set(repeats) and len(ids) == 10
+    # The head is the best five by score, as a page of five shows them.
+    assert ids[:5] == [hit["id"] for hit in head]
+    assert scores[:5] == sorted(scores[:5], reverse=True)
+
+
+async def test_without_a_diversity_weight_the_page_is_by_score(conn):
+    different = "Hiking the hills in the rain: a blister and a broken tent pole"
+    for text in [*REPEATS, different]:
+        await l2.insert_insight(
+            conn, content=text, embedding=await embed(text), embedding_model="hashing",
+            source_ids=[], fidelity_score=1.0, text_search_config="english",
+        )  # fmt: skip
+    settings = {"semantic_weight": 0.5, "keyword_weight": 0.5, "text_search_config": "english"}
+    asked = query(QUERY, await embed(QUERY), top_k=10, **settings)
+    plain = await l2.hybrid_search(conn, **asked)
+    diverse = await l2.hybrid_search(conn, **asked, diversity=1.0)
+    assert [hit.score for hit in plain] == sorted((hit.score for hit in plain), reverse=True)
+    assert different not in [hit.content for hit in plain]
+    assert different in [hit.content for hit in diverse]
+    assert [hit.content for hit in diverse][:5] == [hit.content for hit in plain][:5]
+
+
+async def test_the_statement_gives_each_hit_its_cosine_with_every_other(conn):
+    texts = ["red apples", "green apples", "apples and pears", "a bowl of apples"]
+    vectors = {text: await embed(text) for text in texts}
+    for text in texts:
+        await add_insight(conn, text)
+    other = await add_insight(conn, "apples in another model", embedding=[1.0, 0.0, 0.0])
+    statement, params = l2.hybrid_query(
+        **query("apples", await embed("apples"), top_k=3, diversity=0.2, diversify_after=1)
+    )
+    rows = await (await conn.execute(statement, params)).fetchall()
+    names = [column.name for column in (await conn.execute(statement, params)).description]
+    found = [dict(zip(names, row, strict=True)) for row in rows]
+    assert len(found) == 5  # the pool: 3 x top_k, here every insight
+    order = [row["content"] for row in found]
+    for row in found:
+        assert len(row["similarities"]) == 5
+        for content, similarity in zip(order, row["similarities"], strict=True):
+            if row["id"] == other or content == "apples in another model":
+                assert similarity is None  # not of this model's dimension
+            else:
+                assert similarity == pytest.approx(
+                    cosine(vectors[row["content"]], vectors[content]), abs=1e-5
+                )
+
+
+def test_a_page_no_longer_than_its_head_costs_nothing_more():
+    vector = [0.1] * 8
+    statement, _ = l2.hybrid_query(**query("apples", vector, top_k=5, diversity=0.2))
+    text = statement.as_string(None)
+    assert "vectors AS" not in text and "LIMIT 5\n" in text
+    statement, _ = l2.hybrid_query(**query("apples", vector, top_k=6, diversity=0.2))
+    text = statement.as_string(None)
+    assert "vectors AS" in text and "LIMIT 18\n" in text
+
+
+def cosine(a: list[float], b: list[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    return dot / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))

@@ -1,0 +1,52 @@
+"""memory/diversity.py: which hits make a page, past its head."""
+
+from __future__ import annotations
+
+from mcp_server.memory import diversity
+
+# Hits 0-2 are one exchange said three times; hit 3 is different and scores a little lower.
+SCORES = [0.9, 0.88, 0.87, 0.8, 0.5]
+SIMILAR = [
+    [1.0, 0.95, 0.95, 0.1, 0.0],
+    [0.95, 1.0, 0.95, 0.1, 0.0],
+    [0.95, 0.95, 1.0, 0.1, 0.0],
+    [0.1, 0.1, 0.1, 1.0, 0.0],
+    [0.0, 0.0, 0.0, 0.0, 1.0],
+]
+
+
+def order(top_k=3, weight=0.2, keep=1, scores=SCORES, similar=SIMILAR):
+    return diversity.page_order(scores, similar, top_k=top_k, weight=weight, keep=keep)
+
+
+def test_past_the_head_a_different_hit_comes_before_repeats_that_score_higher():
+    assert order() == [0, 3, 1]
+
+
+def test_the_head_is_kept_in_score_order_and_weight_zero_is_score_order():
+    assert order(keep=3) == [0, 1, 2]
+    assert order(weight=0.0, top_k=5) == [0, 1, 2, 3, 4]
+
+
+def test_a_hit_without_a_vector_counts_as_unrelated():
+    similar = [row[:] for row in SIMILAR]
+    for i in range(3):
+        similar[i][3] = similar[3][i] = None
+    assert order(similar=similar) == [0, 3, 1]
+
+
+def test_each_next_hit_is_penalised_by_its_closest_chosen_hit():
+    # After 0 and 3, hit 4 (unrelated to both) beats the repeats only at a high weight.
+    assert order(top_k=4, weight=0.2) == [0, 3, 1, 2]
+    assert order(top_k=4, weight=0.5) == [0, 3, 4, 1]
+
+
+def test_ties_keep_the_score_order_and_a_short_pool_gives_a_short_page():
+    assert order(scores=[0.5, 0.5, 0.5], similar=[[0.0] * 3] * 3, top_k=10) == [0, 1, 2]
+    assert order(scores=[], similar=[], top_k=10) == []
+
+
+def test_the_pool_grows_only_when_a_page_is_diversified():
+    assert diversity.pool_size(10, 0.2, 5) == 30
+    assert diversity.pool_size(5, 0.2, 5) == 5
+    assert diversity.pool_size(10, 0.0, 5) == 10
