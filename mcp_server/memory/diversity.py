@@ -30,7 +30,7 @@ def pool_size(top_k: int, weight: float, keep: int) -> int:
 
 def page_order(
     scores: Sequence[float],
-    similarities: Sequence[Sequence[float | None]],
+    similarities: Sequence[Sequence[float | None] | None],
     *,
     top_k: int,
     weight: float,
@@ -39,13 +39,19 @@ def page_order(
     """Indexes into `scores` (best first) of the page: the first `keep` as they are, then by
     score minus weight x the greatest similarity to a hit already chosen.
 
-    similarities[i][j] is the cosine of hits i and j; None (a hit without a vector of the
-    current model) counts as unrelated. Ties keep the score order.
+    similarities[i][j], for j < i, is the cosine of hits i and j (l2 sends only that half,
+    and only for i >= keep); None (a hit without a vector of the current model) counts as
+    unrelated. Ties keep the score order.
     """
+
+    def similarity(i: int, j: int) -> float:
+        row = similarities[max(i, j)]
+        return (row[min(i, j)] if row is not None else None) or 0.0
+
     chosen = list(range(min(keep, top_k, len(scores))))
     # The closest chosen hit, per candidate; updated as the page grows.
     closest = {
-        i: max((similarities[i][j] or 0.0 for j in chosen), default=0.0)
+        i: max((similarity(i, j) for j in chosen), default=0.0)
         for i in range(len(chosen), len(scores))
     }
     while closest and len(chosen) < top_k:
@@ -53,5 +59,5 @@ def page_order(
         chosen.append(best)
         del closest[best]
         for i in closest:
-            closest[i] = max(closest[i], similarities[i][best] or 0.0)
+            closest[i] = max(closest[i], similarity(i, best))
     return chosen

@@ -288,27 +288,33 @@ fused AS (
 ),
 page AS MATERIALIZED (
     SELECT id, content, created_at, source_ids, score,
-           semantic_rank, keyword_rank, semantic_score, keyword_score
+           semantic_rank, keyword_rank, semantic_score, keyword_score,
+           row_number() OVER (ORDER BY score DESC, id) AS position
     FROM fused
     WHERE score > 0  -- a branch weighted 0 contributes nothing, not filler
     ORDER BY score DESC, id
     LIMIT {rows}
 ){vectors}
-SELECT page.*, {similarities} AS similarities
+SELECT id, content, created_at, source_ids, score,
+       semantic_rank, keyword_rank, semantic_score, keyword_score,
+       {similarities} AS similarities
 FROM page
-ORDER BY score DESC, id
+ORDER BY position
 """
 
-# Per hit of a page to diversify (diversity.py): its cosine with each hit, in page order;
-# NULL for a hit without a vector of this dimension. One more read of the page's vectors.
+# A page to diversify (diversity.py) needs, for each hit past its head, the cosine with
+# each hit above it: the other half of the matrix is the same, and the head's own pairs are
+# never asked. NULL for a hit without a vector of this dimension. As real: the precision
+# pgvector computes in, and half the text of a float8.
 _SIMILARITIES = """(
-    SELECT array_agg(1 - (mine.vector <=> other.vector) ORDER BY other.score DESC, other.id)
+    SELECT array_agg((1 - (mine.vector <=> other.vector))::real ORDER BY other.position)
     FROM vectors AS mine, vectors AS other
-    WHERE mine.id = page.id
+    WHERE mine.position = page.position AND other.position < mine.position
+      AND page.position > {keep}
 )"""
 _VECTORS = """,
 vectors AS MATERIALIZED (
-    SELECT page.id, page.score,
+    SELECT page.position,
            CASE WHEN l2.embedding_dim = {dim} THEN l2.embedding::vector({dim}) END AS vector
     FROM page JOIN l2_insights AS l2 ON l2.id = page.id
 )"""
@@ -369,7 +375,9 @@ def hybrid_query(
         dim=dim,
         terms=terms,
         vectors=sql.SQL(_VECTORS if diverse else "").format(dim=dim),
-        similarities=sql.SQL(_SIMILARITIES if diverse else "NULL::float8[]"),
+        similarities=sql.SQL(_SIMILARITIES if diverse else "NULL::real[]").format(
+            keep=sql.Literal(int(diversify_after))
+        ),
         **limits,
     )
     return statement, params

@@ -60,29 +60,29 @@ async def test_without_a_diversity_weight_the_page_is_by_score(conn):
     assert [hit.content for hit in diverse][:5] == [hit.content for hit in plain][:5]
 
 
-async def test_the_statement_gives_each_hit_its_cosine_with_every_other(conn):
+async def test_the_statement_gives_each_hit_past_the_head_its_cosine_with_those_above(conn):
     texts = ["red apples", "green apples", "apples and pears", "a bowl of apples"]
     vectors = {text: await embed(text) for text in texts}
     for text in texts:
         await add_insight(conn, text)
-    other = await add_insight(conn, "apples in another model", embedding=[1.0, 0.0, 0.0])
+    await add_insight(conn, "apples in another model", embedding=[1.0, 0.0, 0.0])
     statement, params = l2.hybrid_query(
         **query("apples", await embed("apples"), top_k=3, diversity=0.2, diversify_after=1)
     )
-    rows = await (await conn.execute(statement, params)).fetchall()
-    names = [column.name for column in (await conn.execute(statement, params)).description]
-    found = [dict(zip(names, row, strict=True)) for row in rows]
+    cursor = await conn.execute(statement, params)
+    names = [column.name for column in cursor.description]
+    found = [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
     assert len(found) == 5  # the pool: 3 x top_k, here every insight
+    assert found[0]["similarities"] is None  # the head: never asked
     order = [row["content"] for row in found]
-    for row in found:
-        assert len(row["similarities"]) == 5
-        for content, similarity in zip(order, row["similarities"], strict=True):
-            if row["id"] == other or content == "apples in another model":
+    for position, row in enumerate(found[1:], start=1):
+        assert len(row["similarities"]) == position
+        for above, similarity in zip(order[:position], row["similarities"], strict=True):
+            if "another model" in row["content"] or "another model" in above:
                 assert similarity is None  # not of this model's dimension
             else:
-                assert similarity == pytest.approx(
-                    cosine(vectors[row["content"]], vectors[content]), abs=1e-5
-                )
+                expected = cosine(vectors[row["content"]], vectors[above])
+                assert similarity == pytest.approx(expected, abs=1e-5)
 
 
 def test_a_page_no_longer_than_its_head_costs_nothing_more():

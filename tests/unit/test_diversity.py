@@ -35,6 +35,13 @@ def test_a_hit_without_a_vector_counts_as_unrelated():
     assert order(similar=similar) == [0, 3, 1]
 
 
+def test_only_the_half_below_the_diagonal_past_the_head_is_read():
+    # What l2 sends: row i holds the cosines with hits 0..i-1, and the head rows nothing.
+    half = [None, *(row[:i] for i, row in enumerate(SIMILAR) if i)]
+    assert order(similar=half) == order() == [0, 3, 1]
+    assert order(top_k=4, weight=0.5, similar=half) == [0, 3, 4, 1]
+
+
 def test_each_next_hit_is_penalised_by_its_closest_chosen_hit():
     # After 0 and 3, hit 4 (unrelated to both) beats the repeats only at a high weight.
     assert order(top_k=4, weight=0.2) == [0, 3, 1, 2]
