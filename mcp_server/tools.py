@@ -263,7 +263,9 @@ async def hybrid_search(
     insight, the date its turns were said and the turns around them.
 
     Hits with neither a shared word nor a useful similarity are left out, so an unrelated
-    query finds little or nothing; emoji and CJK characters are matched literally.
+    query finds little or nothing; emoji and CJK characters are matched literally. The first
+    five results are the best by score; past them, a result much like one above gives way
+    to a different one (search.diversity), so one exchange does not fill the page.
     """
     app = app_of(ctx)
     weights = weights or app.settings.search.weights
