@@ -338,8 +338,8 @@ def hybrid_query(
 ) -> tuple[sql.Composed, dict]:
     """The one statement and its named parameters.
 
-    With a `diversity` weight and top_k > diversify_after, it returns the best
-    diversity_rule.pool_size rows and their similarities, from which hybrid_search
+    With a `diversity` weight, score fusion and top_k > diversify_after, it returns the
+    best diversity_rule.pool_size rows and their similarities, from which hybrid_search
     chooses the page (diversity.py); else the best top_k and no similarities.
 
     The vector dimension and the row limits are literals: psycopg prepares the statement
@@ -362,7 +362,9 @@ def hybrid_query(
         "fusion": fusion,
         "context_weight": float(context_weight),
     }
-    rows = diversity_rule.pool_size(int(top_k), diversity, diversify_after)
+    rows = diversity_rule.pool_size(
+        int(top_k), diversity_weight(fusion, diversity), diversify_after
+    )
     limits = {
         "candidates": sql.Literal(candidate_count(candidates, rows)),
         "rows": sql.Literal(rows),
@@ -383,6 +385,13 @@ def hybrid_query(
     return statement, params
 
 
+def diversity_weight(fusion: str, diversity: float) -> float:
+    """The weight a page is diversified with: none under RRF, whose scores (weight / (k +
+    rank), about 0.01) are not on the cosine scale the penalty is: at 0.2 it ranked by
+    dissimilarity alone (LoCoMo recall@10 0.721 -> 0.691, bench/locomo.py's rrf row)."""
+    return diversity if fusion == "score" else 0.0
+
+
 def candidate_count(candidates: int, top_k: int) -> int:
     """How many rows each branch ranks: at least top_k, at most what HNSW can return."""
     return int(min(max(candidates, top_k), MAX_CANDIDATES))
@@ -397,7 +406,7 @@ async def hybrid_search(conn: AsyncConnection, *, ef_search: int = 0, **query) -
     returns at most ef_search rows and would otherwise silently shorten the vector branch.
     """
     top_k = query["top_k"]
-    weight = query.get("diversity", 0.0)
+    weight = diversity_weight(query.get("fusion", "score"), query.get("diversity", 0.0))
     keep = query.get("diversify_after", diversity_rule.KEEP)
     rows = diversity_rule.pool_size(top_k, weight, keep)
     statement, params = hybrid_query(**query)

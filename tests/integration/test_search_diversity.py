@@ -43,7 +43,7 @@ async def test_a_page_of_ten_shows_a_different_hit_where_the_eleventh_repeat_sto
     assert scores[:5] == sorted(scores[:5], reverse=True)
 
 
-async def test_without_a_diversity_weight_the_page_is_by_score(conn):
+async def test_without_a_diversity_weight_or_under_rrf_the_page_is_by_score(conn):
     different = "Hiking the hills in the rain: a blister and a broken tent pole"
     for text in [*REPEATS, different]:
         await l2.insert_insight(
@@ -58,6 +58,10 @@ async def test_without_a_diversity_weight_the_page_is_by_score(conn):
     assert different not in [hit.content for hit in plain]
     assert different in [hit.content for hit in diverse]
     assert [hit.content for hit in diverse][:5] == [hit.content for hit in plain][:5]
+    # RRF scores (about 0.01) are not on the cosine scale of the penalty: no diversity.
+    rrf = {"fusion": "rrf", "semantic_weight": 0.5, "keyword_weight": 0.5}
+    by_rank = await l2.hybrid_search(conn, **(asked | rrf))
+    assert await l2.hybrid_search(conn, **(asked | rrf), diversity=1.0) == by_rank
 
 
 async def test_the_statement_gives_each_hit_past_the_head_its_cosine_with_those_above(conn):
