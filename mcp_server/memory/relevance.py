@@ -88,6 +88,15 @@ async def literal_hits(
 
 
 def merge(hits: list[SearchHit], extra: list[SearchHit], top_k: int) -> list[SearchHit]:
+    """Each extra hit goes before the first hit it outscores (ties by id), so a page in score
+    order stays in it and a diversified page (memory/diversity.py) keeps its own order."""
+    page = list(hits)
     known = {hit.id for hit in hits}
-    combined = hits + [hit for hit in extra if hit.id not in known]
-    return sorted(combined, key=lambda hit: (-hit.score, hit.id))[:top_k]
+    for hit in extra:
+        if hit.id in known:
+            continue
+        known.add(hit.id)
+        key = (-hit.score, hit.id)
+        at = next((i for i, other in enumerate(page) if (-other.score, other.id) > key), len(page))
+        page.insert(at, hit)
+    return page[:top_k]

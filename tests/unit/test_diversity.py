@@ -1,8 +1,14 @@
-"""memory/diversity.py: which hits make a page, past its head."""
+"""memory/diversity.py: which hits make a page, past its head; and literal hits
+(relevance.merge) joining such a page."""
 
 from __future__ import annotations
 
-from mcp_server.memory import diversity
+import datetime as dt
+
+from mcp_server.memory import diversity, relevance
+from mcp_server.memory.l2 import SearchHit
+
+NOW = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
 # Hits 0-2 are one exchange said three times; hit 3 is different and scores a little lower.
 SCORES = [0.9, 0.88, 0.87, 0.8, 0.5]
@@ -57,3 +63,19 @@ def test_the_pool_grows_only_when_a_page_is_diversified():
     assert diversity.pool_size(10, 0.2, 5) == 30
     assert diversity.pool_size(5, 0.2, 5) == 5
     assert diversity.pool_size(10, 0.0, 5) == 10
+
+
+def hit(row_id: int, score: float) -> SearchHit:
+    return SearchHit(row_id, f"insight {row_id}", NOW, [], score, None, None, None, None)
+
+
+def test_literal_hits_join_a_diversified_page_without_resorting_it():
+    # Past the head of five, 9 (0.5) was chosen before the repeats 6-8 that score higher.
+    page = [hit(i, 0.9 - i / 100) for i in range(1, 6)] + [hit(9, 0.5), hit(6, 0.84)]
+    merged = relevance.merge(page, [hit(20, 0.86), hit(30, 0.6), hit(3, 0.5)], top_k=8)
+    assert [h.id for h in merged] == [1, 2, 3, 4, 20, 5, 30, 9]  # 3 is already there
+    # A page in score order stays in score order, ties by id.
+    ordered = [hit(1, 0.9), hit(4, 0.5)]
+    assert [h.id for h in relevance.merge(ordered, [hit(2, 0.5), hit(7, 0.95)], 10)] == [
+        7, 1, 2, 4,
+    ]  # fmt: skip
