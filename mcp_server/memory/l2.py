@@ -302,10 +302,10 @@ FROM page
 ORDER BY position
 """
 
-# A page to diversify (diversity.py) needs, for each hit past its head, the cosine with
-# each hit above it: the other half of the matrix is the same, and the head's own pairs are
-# never asked. NULL for a hit without a vector of this dimension. As real: the precision
-# pgvector computes in, and half the text of a float8.
+# A page to diversify (diversity.py) needs, for each hit past its head and within the span
+# the diversified ranks are chosen from, the cosine with each hit above it: the other half of
+# the matrix is the same, and the head's own pairs are never asked. NULL for a hit without a
+# vector of this dimension. As real: the precision pgvector computes in, half the text.
 _SIMILARITIES = """(
     SELECT array_agg((1 - (mine.vector <=> other.vector))::real ORDER BY other.position)
     FROM vectors AS mine, vectors AS other
@@ -313,10 +313,11 @@ _SIMILARITIES = """(
       AND page.position > {keep}
 )"""
 _VECTORS = """,
-vectors AS MATERIALIZED (
+vectors AS MATERIALIZED (  -- the hits the diversified ranks are chosen from
     SELECT page.position,
            CASE WHEN l2.embedding_dim = {dim} THEN l2.embedding::vector({dim}) END AS vector
     FROM page JOIN l2_insights AS l2 ON l2.id = page.id
+    WHERE page.position <= {span}
 )"""
 
 
@@ -362,21 +363,22 @@ def hybrid_query(
         "fusion": fusion,
         "context_weight": float(context_weight),
     }
-    rows = diversity_rule.pool_size(
-        int(top_k), diversity_weight(fusion, diversity), diversify_after
-    )
+    weight = diversity_weight(fusion, diversity)
+    rows = diversity_rule.pool_size(int(top_k), weight, diversify_after)
+    diverse = diversity_rule.diversifies(int(top_k), weight, diversify_after)
     limits = {
         "candidates": sql.Literal(candidate_count(candidates, rows)),
         "rows": sql.Literal(rows),
         "match_limit": sql.Literal(int(MATCH_LIMIT)),
     }
     dim = sql.Literal(len(embedding))
-    diverse = rows > top_k
     terms = sql.SQL(KEYWORD_MATCH[keyword_match]).format(match_limit=limits["match_limit"])
     statement = sql.SQL(_HYBRID).format(
         dim=dim,
         terms=terms,
-        vectors=sql.SQL(_VECTORS if diverse else "").format(dim=dim),
+        vectors=sql.SQL(_VECTORS if diverse else "").format(
+            dim=dim, span=sql.Literal(diversity_rule.span(int(top_k)))
+        ),
         similarities=sql.SQL(_SIMILARITIES if diverse else "NULL::real[]").format(
             keep=sql.Literal(int(diversify_after))
         ),
@@ -417,7 +419,7 @@ async def hybrid_search(conn: AsyncConnection, *, ef_search: int = 0, **query) -
         found = await cursor.fetchall()
     similarities = [row.pop("similarities") for row in found]
     hits = [SearchHit(**row) for row in found]
-    if len(hits) <= top_k:
+    if not diversity_rule.diversifies(top_k, weight, keep):
         return hits
     scores = [hit.score for hit in hits]
     order = diversity_rule.page_order(scores, similarities, top_k=top_k, weight=weight, keep=keep)

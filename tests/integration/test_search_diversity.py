@@ -89,7 +89,7 @@ async def test_the_statement_gives_each_hit_past_the_head_its_cosine_with_those_
                 assert similarity == pytest.approx(expected, abs=1e-5)
 
 
-def test_a_page_no_longer_than_its_head_costs_nothing_more():
+def test_a_page_no_longer_than_its_head_costs_nothing_more_and_a_long_one_no_more_than_ten():
     vector = [0.1] * 8
     statement, _ = l2.hybrid_query(**query("apples", vector, top_k=5, diversity=0.2))
     text = statement.as_string(None)
@@ -97,6 +97,10 @@ def test_a_page_no_longer_than_its_head_costs_nothing_more():
     statement, _ = l2.hybrid_query(**query("apples", vector, top_k=6, diversity=0.2))
     text = statement.as_string(None)
     assert "vectors AS" in text and "LIMIT 18\n" in text
+    # A long page: its cosines stop at the 30 hits the first ten ranks are chosen from.
+    statement, _ = l2.hybrid_query(**query("apples", vector, top_k=100, diversity=0.2))
+    text = statement.as_string(None)
+    assert "LIMIT 100\n" in text and "position <= 30\n" in text
 
 
 def cosine(a: list[float], b: list[float]) -> float:

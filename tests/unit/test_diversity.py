@@ -59,10 +59,23 @@ def test_ties_keep_the_score_order_and_a_short_pool_gives_a_short_page():
     assert order(scores=[], similar=[], top_k=10) == []
 
 
-def test_the_pool_grows_only_when_a_page_is_diversified():
+def test_the_pool_grows_only_when_a_page_is_diversified_and_only_up_to_rank_ten():
     assert diversity.pool_size(10, 0.2, 5) == 30
     assert diversity.pool_size(5, 0.2, 5) == 5
     assert diversity.pool_size(10, 0.0, 5) == 10
+    assert diversity.pool_size(6, 0.2, 5) == 18
+    assert diversity.pool_size(100, 0.2, 5) == 100 and diversity.span(100) == 30
+
+
+def test_past_rank_ten_the_rest_follow_by_score():
+    # 0-9 unrelated; 10 (0.6) nearly repeats 0; 11 (0.5) is unrelated. Diversifying past
+    # rank ten would put 11 before 10; the page keeps score order there.
+    scores = [1.0 - n / 100 for n in range(10)] + [0.6, 0.5]
+    similar = [[0.0] * 12 for _ in range(12)]
+    similar[10][0] = similar[0][10] = 0.9
+    page = diversity.page_order(scores, similar, top_k=12, weight=1.0, keep=0)
+    assert page == list(range(12))
+    assert diversity.page_order(scores, similar, top_k=10, weight=1.0, keep=0) == [*range(10)]
 
 
 def hit(row_id: int, score: float) -> SearchHit:
