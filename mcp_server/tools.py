@@ -264,8 +264,8 @@ async def hybrid_search(
 
     Hits with neither a shared word nor a useful similarity are left out, so an unrelated
     query finds little or nothing; emoji and CJK characters are matched literally. The first
-    five results are the best by score; past them, a result much like one above gives way
-    to a different one (search.diversity), so one exchange does not fill the page.
+    five results are the best by score; up to the tenth, a result much like one above gives
+    way to a different one (search.diversity), so one exchange does not fill the page.
     """
     app = app_of(ctx)
     weights = weights or app.settings.search.weights
