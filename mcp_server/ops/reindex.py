@@ -126,7 +126,7 @@ async def _drop_vector_indexes(conn: AsyncConnection) -> list[int]:
         "SELECT relname, substring(relname FROM %(dim)s)::int FROM pg_class "
         "WHERE relkind = 'i' AND relname ~ %(dim)s "
         "AND relnamespace = current_schema()::regnamespace",
-        {"dim": "^l2_insights_embedding_([0-9]+)_hnsw$"},
+        {"dim": "^l2_insights_embedding_([0-9]+)_(?:halfvec_)?hnsw$"},
     )
     dimensions = []
     for name, dimension in await cursor.fetchall():
