@@ -140,7 +140,7 @@ async def _build(conn: AsyncConnection, dimensions: list[int]) -> None:
     await conn.execute("SELECT pg_advisory_lock(%s)", [migrator.LOCK_KEY])
     await index_upkeep.make_room_for_the_graph(conn, max(dimensions))
     try:
-        for dimension in sorted(dimensions):
+        for dimension in sorted(set(dimensions)):  # an earlier full-precision index too
             await index_upkeep.build(conn, "l2_insights", dimension)
     finally:
         await conn.execute("RESET maintenance_work_mem")
