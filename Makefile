@@ -69,6 +69,7 @@ bench: install
 	$(BIN)/python bench/hybrid_search.py
 	$(BIN)/python bench/locomo.py         # LoCoMo recall, local MiniLM, about 10 minutes
 	$(BIN)/python bench/locomo.py --insights observations --output locomo_observations  # the client's own distilled insights
+	$(BIN)/python bench/embedding.py      # the local MiniLM alone: torch against ONNX Runtime
 	$(BIN)/python bench/e2e_search.py     # search through the stdio MCP client, local MiniLM
 	$(BIN)/python bench/http_concurrency.py  # 1 and 16 clients over Streamable HTTP
 	$(BIN)/python bench/peer_e2e.py       # against mcp-memory-service (own venv, offline)

