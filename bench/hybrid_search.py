@@ -37,6 +37,7 @@ import numpy as np
 import psycopg
 from mcp import Client
 from pgvector.psycopg import register_vector
+from psycopg import sql
 from pydantic import SecretStr
 from rich.console import Console
 
@@ -79,7 +80,7 @@ def load(url: str, size: int, embedder) -> tuple[dict[str, float], np.ndarray]:
     with psycopg.connect(url, autocommit=True) as conn:
         migrator.migrate(conn, embedding_dim=embedder.dimension)
         register_vector(conn)
-        conn.execute(f"DROP INDEX l2_insights_embedding_{embedder.dimension}_hnsw")
+        conn.execute(f"DROP INDEX {migrator.vector_index_name('l2_insights', embedder.dimension)}")
         started = time.perf_counter()
         copy_sql = (
             "COPY l2_insights (content, embedding, embedding_model) FROM STDIN (FORMAT BINARY)"
@@ -127,11 +128,17 @@ def vector_recall(url: str, vectors: list[list[float]], ef_search: int) -> float
     Tie-aware: short queries of the hashing embedder give many rows the same distance, so an
     HNSW result counts as correct when it is no farther than the exact 10th neighbour.
     """
+    from mcp_server.db import migrator
+
     dim = len(vectors[0])
-    nearest = (
-        f"SELECT embedding::vector({dim}) <=> %s AS distance FROM l2_insights "
-        f"WHERE embedding_dim = {dim} ORDER BY distance LIMIT {TOP_K}"
+    # The tool's vector branch orders as the index does (half precision) and reports each
+    # row's exact distance; the exact answer orders by that full-precision distance.
+    statement = sql.SQL(
+        "SELECT embedding::vector({dim}) <=> %(embedding)s AS distance FROM l2_insights "
+        "WHERE embedding_dim = {dim} ORDER BY {order} LIMIT {top_k}"
     )
+    nearest = statement.format(dim=dim, order=migrator.vector_order(dim), top_k=TOP_K)
+    exactly = statement.format(dim=dim, order=sql.SQL("distance"), top_k=TOP_K)
     shares = []
     # Unprepared, and in autocommit so each `transaction()` is a real one: a prepared plan
     # made while `enable_indexscan = off` is reused whatever the setting later is, and a
@@ -145,10 +152,12 @@ def vector_recall(url: str, vectors: list[list[float]], ef_search: int) -> float
                 conn.execute(f"SET LOCAL hnsw.ef_search = {ef_search}")
                 for name, value in l2.PLANNER.items():  # as the tool plans it (1536 dims)
                     conn.execute(f"SET LOCAL {name} = {value}")
-                approximate = [row[0] for row in conn.execute(nearest, [query], prepare=False)]
+                found = conn.execute(nearest, {"embedding": query}, prepare=False)
+                approximate = [row[0] for row in found]
             with conn.transaction():
                 conn.execute("SET LOCAL enable_indexscan = off")
-                exact = [row[0] for row in conn.execute(nearest, [query], prepare=False)]
+                found = conn.execute(exactly, {"embedding": query}, prepare=False)
+                exact = [row[0] for row in found]
             if exact:
                 kth = exact[-1] + 1e-6
                 shares.append(sum(d <= kth for d in approximate) / len(exact))
@@ -245,7 +254,7 @@ def run_size(size: int, dimension: int, queries: list[str], admin_url: str, keep
         if keep:
             return result(size, dimension, timings, hnsw, brute, ef_search, recall)
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f"DROP INDEX l2_insights_embedding_{embedder.dimension}_hnsw")
+            conn.execute(f"DROP INDEX {migrator.vector_index_name('l2_insights', dimension)}")
             # The server rebuilds a missing index in the background (db.index_upkeep) under
             # this lock; held here, that build waits, so the exact baseline neither shares the
             # CPU with a build nor switches to the new index halfway.

@@ -208,7 +208,7 @@ async def load(
     search = settings.search
     with psycopg.connect(url, autocommit=True) as conn:
         migrator.migrate(conn, embedding_dim=embedder.dimension)
-        conn.execute(f"DROP INDEX l2_insights_embedding_{embedder.dimension}_hnsw")
+        conn.execute(f"DROP INDEX {migrator.vector_index_name('l2_insights', embedder.dimension)}")
     dia_ids: dict[int, set[str]] = {}
     l0_ids: dict[str, int] = {}
 

@@ -45,7 +45,7 @@ WRITE_SECONDS = 150
 RPO_GOAL_S = 300
 RTO_GOAL_S = 300
 
-INDEX = "l2_insights_embedding_384_hnsw"
+INDEX = "l2_insights_embedding_384_halfvec_hnsw"
 # The app's own index (its definition read from the database, options included) is dropped for
 # the bulk load and built again after it.
 GENERATE = """

@@ -94,4 +94,7 @@ def write(
 
 def _relative(argv: list[str]) -> list[str]:
     repo = RESULTS.parents[1]
-    return [str(Path(arg).relative_to(repo)) if arg.startswith(str(repo)) else arg for arg in argv]
+    # is_relative_to, not a string prefix: /work/tree-keep is not inside /work/tree
+    return [
+        str(Path(arg).relative_to(repo)) if Path(arg).is_relative_to(repo) else arg for arg in argv
+    ]

@@ -62,6 +62,8 @@ async def build(conn: psycopg.AsyncConnection, table: str, dimension: int) -> No
             sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(name))
         )
     await conn.execute(migrator.vector_index_sql(table, dimension, concurrently=True))
+    # the full-precision index of an earlier release: searches no longer use it
+    await conn.execute(migrator.drop_superseded_sql(table, dimension, concurrently=True))
 
 
 async def make_room_for_the_graph(conn: psycopg.AsyncConnection, dimension: int) -> None:

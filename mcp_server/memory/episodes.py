@@ -6,6 +6,8 @@ from pgvector import Vector
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
+from mcp_server.db import migrator
+
 
 async def insert_episode(
     conn: AsyncConnection,
@@ -41,17 +43,23 @@ FROM (
            1 - (embedding::vector({dim}) <=> %(embedding)s) AS similarity
     FROM episode_memory
     WHERE embedding_dim = {dim}
-    ORDER BY embedding::vector({dim}) <=> %(embedding)s
+    ORDER BY {vector_order}  -- the HNSW index's (half-precision) order
     LIMIT %(limit)s
 ) AS nearest
 WHERE similarity >= %(min_similarity)s
 ORDER BY similarity DESC, id"""
 
 
+def similar_statement(dimension: int) -> sql.Composed:
+    return sql.SQL(_SIMILAR).format(
+        dim=sql.Literal(dimension), vector_order=migrator.vector_order(dimension)
+    )
+
+
 async def similar(
     conn: AsyncConnection, embedding: list[float], *, min_similarity: float, limit: int
 ) -> list[dict]:
-    statement = sql.SQL(_SIMILAR).format(dim=sql.Literal(len(embedding)))
+    statement = similar_statement(len(embedding))
     cursor = conn.cursor(row_factory=dict_row)
     await cursor.execute(
         statement,

@@ -1,8 +1,10 @@
 """L2: compressed insights with embeddings, and hybrid search over them.
 
-Vector expressions use `embedding::vector(DIM)` with DIM as a literal and the filter
-`embedding_dim = DIM`: that is exactly the partial HNSW index the migrator keeps per
-dimension, so only rows of the current model's dimension are compared, through the index.
+The vector branch orders by `migrator.vector_order(DIM)` (the half-precision expression
+the HNSW index holds) with DIM as a literal and the filter `embedding_dim = DIM`: that is
+exactly the partial index the migrator keeps per dimension, so only rows of the current
+model's dimension are compared, through the index. Distances and scores are computed from
+the stored full-precision vector, `embedding::vector(DIM)`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pgvector import Vector
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
-from mcp_server.db import session_settings
+from mcp_server.db import migrator, session_settings
 from mcp_server.memory import diversity as diversity_rule
 
 # pgvector caps hnsw.ef_search at 1000, so more candidates than that cannot be promised.
@@ -160,10 +162,11 @@ _HYBRID = """
 WITH semantic AS (
     SELECT id, distance, row_number() OVER (ORDER BY distance, id) AS rank
     FROM (
+        -- the index's order (half precision), the exact distance (migrator.vector_order)
         SELECT id, embedding::vector({dim}) <=> %(embedding)s AS distance
         FROM l2_insights
         WHERE embedding_dim = {dim}
-        ORDER BY distance
+        ORDER BY {vector_order}
         LIMIT {candidates}
     ) AS nearest
 ),
@@ -375,6 +378,7 @@ def hybrid_query(
     terms = sql.SQL(KEYWORD_MATCH[keyword_match]).format(match_limit=limits["match_limit"])
     statement = sql.SQL(_HYBRID).format(
         dim=dim,
+        vector_order=migrator.vector_order(len(embedding)),
         terms=terms,
         vectors=sql.SQL(_VECTORS if diverse else "").format(
             dim=dim, span=sql.Literal(diversity_rule.span(int(top_k)))

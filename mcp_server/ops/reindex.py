@@ -126,7 +126,7 @@ async def _drop_vector_indexes(conn: AsyncConnection) -> list[int]:
         "SELECT relname, substring(relname FROM %(dim)s)::int FROM pg_class "
         "WHERE relkind = 'i' AND relname ~ %(dim)s "
         "AND relnamespace = current_schema()::regnamespace",
-        {"dim": "^l2_insights_embedding_([0-9]+)_hnsw$"},
+        {"dim": "^l2_insights_embedding_([0-9]+)_(?:halfvec_)?hnsw$"},
     )
     dimensions = []
     for name, dimension in await cursor.fetchall():
@@ -140,7 +140,7 @@ async def _build(conn: AsyncConnection, dimensions: list[int]) -> None:
     await conn.execute("SELECT pg_advisory_lock(%s)", [migrator.LOCK_KEY])
     await index_upkeep.make_room_for_the_graph(conn, max(dimensions))
     try:
-        for dimension in sorted(dimensions):
+        for dimension in sorted(set(dimensions)):  # an earlier full-precision index too
             await index_upkeep.build(conn, "l2_insights", dimension)
     finally:
         await conn.execute("RESET maintenance_work_mem")

@@ -312,7 +312,7 @@ async def test_ef_search_inside_a_transaction_ends_with_it(migrated_database):
 async def test_hybrid_search_uses_the_hnsw_and_gin_indexes(conn):
     await load_insights(conn, 50)
     shown = await plan(conn, *l2.hybrid_query(**query("topic", await embed("topic"))))
-    assert f"l2_insights_embedding_{DIM}_hnsw" in shown
+    assert f"l2_insights_embedding_{DIM}_halfvec_hnsw" in shown
     assert "l2_insights_fts_idx" in shown
 
 
@@ -440,9 +440,9 @@ async def test_similar_episodes_are_the_top_three_above_the_threshold(conn):
 
 
 async def test_episode_lookup_uses_the_hnsw_index(conn):
-    statement = psycopg.sql.SQL(episodes._SIMILAR).format(dim=psycopg.sql.Literal(DIM))
+    statement = episodes.similar_statement(DIM)
     params = {"embedding": l2.Vector(await embed("x")), "min_similarity": 0.7, "limit": 3}
-    assert f"episode_memory_embedding_{DIM}_hnsw" in await plan(conn, statement, params)
+    assert f"episode_memory_embedding_{DIM}_halfvec_hnsw" in await plan(conn, statement, params)
 
 
 async def test_a_query_of_words_too_common_to_narrow_anything_leaves_the_vector_branch_alone(

@@ -52,4 +52,4 @@ def test_a_new_dimension_gets_its_own_vector_index(migrated_database):
     with psycopg.connect(url, autocommit=True) as conn:
         migrator.ensure_vector_indexes(conn, 64)
         names = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes")}
-    assert "l2_insights_embedding_64_hnsw" in names
+    assert "l2_insights_embedding_64_halfvec_hnsw" in names

@@ -158,7 +158,7 @@ def vector_index(url: str) -> tuple | None:
     with psycopg.connect(url) as db:
         return db.execute(
             "SELECT c.oid, i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid "
-            "WHERE c.relname = 'l2_insights_embedding_384_hnsw'"
+            "WHERE c.relname = 'l2_insights_embedding_384_halfvec_hnsw'"
         ).fetchone()
 
 

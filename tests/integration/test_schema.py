@@ -74,16 +74,43 @@ def test_vector_indexes_exist_for_the_configured_dimension(migrated_database):
     _, url = migrated_database
     with psycopg.connect(url) as conn:
         names = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes")}
-    assert {"l2_insights_embedding_384_hnsw", "episode_memory_embedding_384_hnsw"} <= names
+    assert {
+        "l2_insights_embedding_384_halfvec_hnsw",
+        "episode_memory_embedding_384_halfvec_hnsw",
+    } <= names
 
 
 def test_vector_indexes_are_built_with_the_denser_graph(migrated_database):
     _, url = migrated_database
     with psycopg.connect(url) as conn:
         options = conn.execute(
-            "SELECT reloptions FROM pg_class WHERE relname = 'l2_insights_embedding_384_hnsw'"
+            "SELECT reloptions FROM pg_class WHERE relname = %s",
+            ["l2_insights_embedding_384_halfvec_hnsw"],
         ).fetchone()[0]
     assert sorted(options) == ["ef_construction=200", "m=24"]
+
+
+# What releases before halfvec built: full precision, twice the pages per search.
+EARLIER_INDEX = """
+CREATE INDEX {name} ON {table} USING hnsw ((embedding::vector(384)) vector_cosine_ops)
+WHERE embedding_dim = 384"""
+
+
+def test_vector_indexes_hold_half_precision_and_replace_the_earlier_full_precision_ones(
+    migrated_database,
+):
+    _, url = migrated_database
+    tables = ("l2_insights", "episode_memory")
+    with psycopg.connect(url, autocommit=True) as conn:
+        for table in tables:  # a database as an earlier release left it
+            conn.execute(f"DROP INDEX {table}_embedding_384_halfvec_hnsw")
+            conn.execute(EARLIER_INDEX.format(name=f"{table}_embedding_384_hnsw", table=table))
+        migrator.migrate(conn, embedding_dim=384)
+        indexes = dict(conn.execute("SELECT indexname, indexdef FROM pg_indexes").fetchall())
+    for table in tables:
+        assert f"{table}_embedding_384_hnsw" not in indexes
+        definition = indexes[f"{table}_embedding_384_halfvec_hnsw"]
+        assert "(embedding)::halfvec(384)) halfvec_cosine_ops" in definition
 
 
 def test_an_edited_migration_is_refused(fresh_database, tmp_path):

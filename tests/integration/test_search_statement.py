@@ -106,7 +106,7 @@ async def test_the_statement_is_planned_once_per_connection_and_keeps_its_answer
     await store(conn)
     # Enough rows that PostgreSQL's guess for an unknown LIMIT (a tenth of the table) would
     # price the cached generic plan above planning each call anew.
-    index = "l2_insights_embedding_384_hnsw"
+    index = "l2_insights_embedding_384_halfvec_hnsw"
     definition = await scalar(conn, "SELECT pg_get_indexdef(%s::regclass)", [index])
     await conn.execute(f"DROP INDEX {index}")  # built once after the rows: faster
     await conn.execute(

@@ -9,11 +9,12 @@ import psycopg
 import pytest
 from mcp import Client
 
+from mcp_server.db import index_upkeep
 from mcp_server.runtime import Runtime, prepare_database
 from mcp_server.server import build_server
 
 pytestmark = pytest.mark.anyio
-INDEX = "l2_insights_embedding_384_hnsw"
+INDEX = "l2_insights_embedding_384_halfvec_hnsw"
 # Random 384-dim rows, enough that the index build is real work.
 INSERT = """
 INSERT INTO l2_insights (content, embedding, embedding_model)
@@ -71,3 +72,20 @@ async def test_a_missing_or_invalid_index_is_built_while_the_server_serves(migra
                 await anyio.sleep(0.2)
     definition = state[1]
     assert "USING hnsw" in definition and "WHERE (embedding_dim = 384)" in definition
+
+
+async def test_the_background_build_replaces_an_earlier_full_precision_index(migrated_database):
+    _, url = migrated_database
+    earlier = "l2_insights_embedding_384_hnsw"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(INSERT)
+        conn.execute(f"DROP INDEX {INDEX}")
+        conn.execute(
+            f"CREATE INDEX {earlier} ON l2_insights USING hnsw "
+            "((embedding::vector(384)) vector_cosine_ops) WHERE embedding_dim = 384"
+        )
+    assert await index_upkeep.build_missing(url, 384) == ["l2_insights"]
+    with psycopg.connect(url) as conn:
+        names = {row[0] for row in conn.execute("SELECT indexname FROM pg_indexes")}
+    assert INDEX in names and earlier not in names
+    assert "halfvec_cosine_ops" in index_state(url)[1]

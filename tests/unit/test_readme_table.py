@@ -57,3 +57,18 @@ def test_a_result_without_the_shared_shape_is_named(repo):
     (results / "odd.json").write_text(json.dumps({"title": "x", "rows": []}))
     with pytest.raises(ValueError, match=r"odd\.json lacks machine, date, versions, columns"):
         readme_table.section()
+
+
+def test_a_result_names_the_command_with_paths_inside_the_repository_made_relative():
+    """A folder beside the repository (`--keep /work/tree-keep` next to /work/tree) shares
+    its name as a prefix but is not inside it: it is kept as given, not a crash at the end
+    of a long run."""
+    from bench import results_file
+
+    repo = results_file.RESULTS.parents[1]
+    argv = [str(repo / "bench" / "hybrid_search.py"), "--keep", f"{repo}-keep/cluster"]
+    assert results_file._relative(argv) == [
+        "bench/hybrid_search.py",
+        "--keep",
+        f"{repo}-keep/cluster",
+    ]
