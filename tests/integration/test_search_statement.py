@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 
 import pytest
+from psycopg import sql
 
+from mcp_server.db import session_settings
 from mcp_server.memory import l2
 from tests.integration.test_memory_repositories import (
     add_insight,
@@ -152,3 +154,15 @@ async def test_semantic_scores_are_the_cosine_of_each_row_from_either_branch(con
     assert {hit.id: hit.semantic_score for hit in hits} == pytest.approx(
         {hit.id: cosine[hit.id] for hit in hits}, rel=1e-9
     )
+
+
+async def test_a_small_store_is_searched_through_the_vector_index_not_sorted_by_distance(conn):
+    await store(conn)
+    # 30 rows: PostgreSQL's own pricing sorts the whole table by distance, which reads every
+    # vector and computes two distances per row; the search's planner settings walk the index.
+    statement, params = l2.hybrid_query(**query("alpha", await embed("word1 alpha")))
+    async with session_settings.settings(conn, {"hnsw.ef_search": "100", **l2.PLANNER}):
+        cursor = await conn.execute(sql.SQL("EXPLAIN ") + statement, params)
+        plan = "\n".join(row[0] for row in await cursor.fetchall())
+    assert "Index Scan using l2_insights_embedding_384_halfvec_hnsw" in plan
+    assert "Seq Scan on l2_insights" not in plan
