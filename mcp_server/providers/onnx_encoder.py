@@ -1,7 +1,8 @@
 """A sentence-transformers model folder run by ONNX Runtime: the same vectors, in less time.
 
-A short query costs ~2 ms here against ~8 ms through sentence-transformers on torch
-(bench/embedding.py), mostly because ONNX Runtime skips torch's per-call dispatch overhead.
+A LoCoMo question costs 3.1 ms here against 7.0 ms through sentence-transformers on torch,
+and 64 turns 0.44x torch's time (bench/embedding.py, 2 idle cores): ONNX Runtime skips
+torch's per-call dispatch, and this module pads each batch only to its longest text.
 The folder's transformer is exported to ONNX once, with torch, into a cache keyed by the
 weights; each export is checked against torch on sample texts before it is kept. Folders of
 another shape (extra dense layers, no tokenizer.json) are left to sentence-transformers:
