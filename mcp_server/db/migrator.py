@@ -159,6 +159,23 @@ def vector_order(dimension: int, parameter: str = "embedding") -> sql.Composed:
     )
 
 
+def nearest(table: str, columns: list[str], dimension: int, limit: sql.Composable) -> sql.Composed:
+    """The `limit` rows nearest the query vector `%(embedding)s`, in the index's order.
+
+    It computes only that order: a caller computes exact distances over these rows alone.
+    Where the planner sorts a small table instead of walking the index, a distance in this
+    select list would be computed, and the vector read, for every row of the table."""
+    return sql.SQL(
+        "SELECT {columns} FROM {table} WHERE embedding_dim = {dim} ORDER BY {order} LIMIT {limit}"
+    ).format(
+        columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+        table=sql.Identifier(table),
+        dim=sql.Literal(dimension),
+        order=vector_order(dimension),
+        limit=limit,
+    )
+
+
 def vector_index_sql(table: str, dimension: int, *, concurrently: bool = False) -> sql.Composed:
     return sql.SQL(
         "CREATE INDEX {how} IF NOT EXISTS {index} ON {table} USING hnsw "

@@ -41,18 +41,17 @@ SELECT id, query, reward, reflection, created_at, similarity
 FROM (
     SELECT id, query, reward, reflection, created_at,
            1 - (embedding::vector({dim}) <=> %(embedding)s) AS similarity
-    FROM episode_memory
-    WHERE embedding_dim = {dim}
-    ORDER BY {vector_order}  -- the HNSW index's (half-precision) order
-    LIMIT %(limit)s
+    FROM ({nearest}) AS candidates
 ) AS nearest
 WHERE similarity >= %(min_similarity)s
 ORDER BY similarity DESC, id"""
+_COLUMNS = ["id", "query", "reward", "reflection", "created_at", "embedding"]
 
 
 def similar_statement(dimension: int) -> sql.Composed:
     return sql.SQL(_SIMILAR).format(
-        dim=sql.Literal(dimension), vector_order=migrator.vector_order(dimension)
+        dim=sql.Literal(dimension),
+        nearest=migrator.nearest("episode_memory", _COLUMNS, dimension, sql.Placeholder("limit")),
     )
 
 

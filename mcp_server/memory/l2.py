@@ -1,6 +1,6 @@
 """L2: compressed insights with embeddings, and hybrid search over them.
 
-The vector branch orders by `migrator.vector_order(DIM)` (the half-precision expression
+The vector branch takes `migrator.nearest` rows (ordered by the half-precision expression
 the HNSW index holds) with DIM as a literal and the filter `embedding_dim = DIM`: that is
 exactly the partial index the migrator keeps per dimension, so only rows of the current
 model's dimension are compared, through the index. Distances and scores are computed from
@@ -166,18 +166,9 @@ _HYBRID = """
 WITH semantic AS (
     SELECT id, distance, row_number() OVER (ORDER BY distance, id) AS rank
     FROM (
-        -- The exact distance, of the candidates only: where the planner sorts a small table
-        -- instead of walking the index, a distance in this inner list would be computed
-        -- (and the vector read) for every row, beside the order's own.
+        -- the exact distance, of the candidates only (migrator.nearest)
         SELECT id, embedding::vector({dim}) <=> %(embedding)s AS distance
-        FROM (
-            -- the index's order, at half precision (migrator.vector_order)
-            SELECT id, embedding
-            FROM l2_insights
-            WHERE embedding_dim = {dim}
-            ORDER BY {vector_order}
-            LIMIT {candidates}
-        ) AS candidates
+        FROM ({nearest}) AS candidates
     ) AS nearest
 ),
 common AS (
@@ -388,7 +379,9 @@ def hybrid_query(
     terms = sql.SQL(KEYWORD_MATCH[keyword_match]).format(match_limit=limits["match_limit"])
     statement = sql.SQL(_HYBRID).format(
         dim=dim,
-        vector_order=migrator.vector_order(len(embedding)),
+        nearest=migrator.nearest(
+            "l2_insights", ["id", "embedding"], len(embedding), limits["candidates"]
+        ),
         terms=terms,
         vectors=sql.SQL(_VECTORS if diverse else "").format(
             dim=dim, span=sql.Literal(diversity_rule.span(int(top_k)))

@@ -445,6 +445,20 @@ async def test_episode_lookup_uses_the_hnsw_index(conn):
     assert f"episode_memory_embedding_{DIM}_halfvec_hnsw" in await plan(conn, statement, params)
 
 
+async def test_where_a_small_table_is_sorted_the_exact_similarity_is_of_the_nearest_only(conn):
+    # Without the index (a small table, priced so), the rows are sorted by the index's
+    # half-precision distance; the exact one must not be computed beside it for every row.
+    statement = episodes.similar_statement(DIM)
+    params = {"embedding": l2.Vector(await embed("x")), "min_similarity": 0.7, "limit": 3}
+    async with conn.transaction():
+        await conn.execute("SET LOCAL enable_indexscan = off")
+        cursor = await conn.execute(psycopg.sql.SQL("EXPLAIN VERBOSE ") + statement, params)
+        lines = [row[0] for row in await cursor.fetchall()]
+    scan = next(i for i, line in enumerate(lines) if "Seq Scan on public.episode_memory" in line)
+    assert "::halfvec" in lines[scan + 1]
+    assert f"::vector({DIM}) <=>" not in lines[scan + 1]
+
+
 async def test_a_query_of_words_too_common_to_narrow_anything_leaves_the_vector_branch_alone(
     conn, small_common_limits, monkeypatch
 ):
