@@ -367,9 +367,10 @@ def hybrid_query(
         "fusion": fusion,
         "context_weight": float(context_weight),
     }
-    weight = diversity_weight(fusion, diversity)
-    rows = diversity_rule.pool_size(int(top_k), weight, diversify_after)
-    diverse = diversity_rule.diversifies(int(top_k), weight, diversify_after)
+    weight, keep, rows = page_rule(
+        top_k=int(top_k), fusion=fusion, diversity=diversity, diversify_after=diversify_after
+    )
+    diverse = diversity_rule.diversifies(int(top_k), weight, keep)
     limits = {
         "candidates": sql.Literal(candidate_count(candidates, rows)),
         "rows": sql.Literal(rows),
@@ -387,18 +388,29 @@ def hybrid_query(
             dim=dim, span=sql.Literal(diversity_rule.span(int(top_k)))
         ),
         similarities=sql.SQL(_SIMILARITIES if diverse else "NULL::real[]").format(
-            keep=sql.Literal(int(diversify_after))
+            keep=sql.Literal(int(keep))
         ),
         **limits,
     )
     return statement, params
 
 
-def diversity_weight(fusion: str, diversity: float) -> float:
-    """The weight a page is diversified with: none under RRF, whose scores (weight / (k +
-    rank), about 0.01) are not on the cosine scale the penalty is: at 0.2 it ranked by
-    dissimilarity alone (LoCoMo recall@10 0.721 -> 0.691, bench/locomo.py's rrf row)."""
-    return diversity if fusion == "score" else 0.0
+def page_rule(
+    *,
+    top_k: int,
+    fusion: str = "score",
+    diversity: float = 0.0,
+    diversify_after: int = diversity_rule.KEEP,
+    **_other_arguments,
+) -> tuple[float, int, int]:
+    """(diversity weight, head kept by score, rows to rank) for a page of top_k, from
+    hybrid_query's arguments.
+
+    No diversity under RRF, whose scores (weight / (k + rank), about 0.01) are not on the
+    cosine scale the penalty is: at 0.2 it ranked by dissimilarity alone (LoCoMo recall@10
+    0.721 -> 0.691, bench/locomo.py's rrf row)."""
+    weight = diversity if fusion == "score" else 0.0
+    return weight, diversify_after, diversity_rule.pool_size(top_k, weight, diversify_after)
 
 
 def candidate_count(candidates: int, top_k: int) -> int:
@@ -415,9 +427,7 @@ async def hybrid_search(conn: AsyncConnection, *, ef_search: int = 0, **query) -
     returns at most ef_search rows and would otherwise silently shorten the vector branch.
     """
     top_k = query["top_k"]
-    weight = diversity_weight(query.get("fusion", "score"), query.get("diversity", 0.0))
-    keep = query.get("diversify_after", diversity_rule.KEEP)
-    rows = diversity_rule.pool_size(top_k, weight, keep)
+    weight, keep, rows = page_rule(**query)
     statement, params = hybrid_query(**query)
     ef = min(max(ef_search, candidate_count(query["candidates"], rows)), MAX_CANDIDATES)
     cursor = conn.cursor(row_factory=dict_row)
