@@ -35,8 +35,7 @@ def engines(cache: Path) -> dict:
     folder = resolve_model_path("all-MiniLM-L6-v2")
     torch_model = SentenceTransformer(str(folder), device="cpu")
     shipped = onnx_encoder.OnnxEncoder.load(folder, cache)
-    onnx_encoder.INTRA_OP_THREADS = os.cpu_count() or 1
-    per_core = onnx_encoder.OnnxEncoder.load(folder, cache)
+    per_core = onnx_encoder.OnnxEncoder.load(folder, cache, threads=os.cpu_count() or 1)
     return {
         "sentence-transformers (torch)": lambda texts: torch_model.encode(
             texts, normalize_embeddings=True

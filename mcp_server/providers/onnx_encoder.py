@@ -57,7 +57,9 @@ class OnnxEncoder:
         self.dimension = int(session.get_outputs()[0].shape[-1])
 
     @classmethod
-    def load(cls, model_dir: Path, cache_dir: Path) -> OnnxEncoder | None:
+    def load(
+        cls, model_dir: Path, cache_dir: Path, threads: int = INTRA_OP_THREADS
+    ) -> OnnxEncoder | None:
         """The encoder for `model_dir`, exporting it on first use; None if it has another shape."""
         shape = _shape_of(model_dir)
         if shape is None:
@@ -73,7 +75,7 @@ class OnnxEncoder:
         onnx_file = cache_dir / f"{model_dir.name}-{_weights_key(model_dir)}.onnx"
         if not onnx_file.exists():
             _export(model_dir, onnx_file, tokenizer, pooling)
-        return cls(_session(onnx_file), tokenizer, pooling)
+        return cls(_session(onnx_file, threads), tokenizer, pooling)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit vectors, one row per text, in the order given."""
@@ -201,7 +203,7 @@ def _torch_vectors(model, tokenizer, pooling: str) -> np.ndarray:
     return _normalised(np.stack(rows))
 
 
-def _session(onnx_file: Path):
+def _session(onnx_file: Path, threads: int = INTRA_OP_THREADS):
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
@@ -210,7 +212,7 @@ def _session(onnx_file: Path):
     # instead of fighting PostgreSQL for the cores. On 2 busy cores (load 3) a query's p99
     # fell from 29 to 4.6 ms; on idle cores two threads would save ~1 ms (bench/embedding.py).
     # Long lists still use every core: encode() runs their batches in parallel.
-    options.intra_op_num_threads = INTRA_OP_THREADS
+    options.intra_op_num_threads = threads
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
 
