@@ -178,7 +178,8 @@ common AS (
     JOIN pg_stats AS s
       ON s.schemaname = n.nspname AND s.tablename = c.relname AND s.attname = 'fts',
     unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS stats(word, share)
-    WHERE c.oid = 'l2_insights'::regclass
+    -- share <= 1: below COMMON_ROWS insights no word is common, and pg_stats is not read
+    WHERE c.oid = 'l2_insights'::regclass AND c.reltuples > %(common_rows)s
       AND stats.share * c.reltuples > %(common_rows)s
       AND (stats.share > %(common_share)s OR stats.share * c.reltuples > {match_limit})
 ),
@@ -200,19 +201,48 @@ matches AS MATERIALIZED (
     ORDER BY id DESC
     LIMIT {match_limit}
 ),
+-- Per match, its length and the query's words in it: setweight marks the query's words and
+-- ts_filter keeps them, among the content words (weight A) and among the context words
+-- (weight B), so a handful of lexemes per match are unnested, not the whole document
+-- (unnesting every lexeme made the search 1.5x slower on LoCoMo). Computed once per match
+-- here, then term frequencies, document frequencies and scores are read from small rows:
+-- before, each of them read `fts` again (a TOAST lookup for a third of LoCoMo's rows) and
+-- a per-match aggregate ran ~400 times: the statement took 0.76x the time at 419 insights
+-- (bench note in issue-10r.md), every result the same.
+hits AS MATERIALIZED (
+    SELECT matches.id, length(matches.fts) AS length,
+           ts_filter(setweight(setweight(ts_filter(matches.fts, '{{a}}'), 'd'),
+                               'a', query_words.words), '{{a}}') AS content,
+           ts_filter(setweight(setweight(ts_filter(matches.fts, '{{b}}'), 'd'),
+                               'a', query_words.words), '{{a}}') AS context
+    FROM matches,
+         (SELECT coalesce(array_agg(word), '{{}}') AS words FROM words) AS query_words
+),
+-- Term frequencies: an occurrence in the context counts context_weight (BM25F).
+tf AS MATERIALIZED (
+    SELECT part.id, part.lexeme, sum(part.n) AS n
+    FROM (
+        SELECT hits.id, lexeme, cardinality(positions)::float8 AS n
+        FROM hits, unnest(hits.content)
+        UNION ALL
+        SELECT hits.id, lexeme, %(context_weight)s * cardinality(positions)
+        FROM hits, unnest(hits.context)
+    ) AS part
+    GROUP BY part.id, part.lexeme
+),
 -- Each uncommon word's document frequency. When the terms OR every uncommon word ("any")
 -- and fewer than MATCH_LIMIT rows matched, `matches` holds every row with such a word, so
--- counting there reads no page; otherwise the word's rows are counted through the GIN index
--- (a heap page per row: the largest part of the keyword branch at 100k). MATERIALIZED, so
--- each count runs once: inlined, the planner ran it once per use in the idf formula.
+-- its rows in `tf` are its document frequency; otherwise the word's rows are counted
+-- through the GIN index (a heap page per row: the largest part of the keyword branch at
+-- 100k). MATERIALIZED, so each count runs once: inlined, the planner ran it once per use in
+-- the idf formula.
 df AS MATERIALIZED (
     SELECT words.word,
            coalesce(
                words.share * size.insights,
                CASE WHEN terms.covers_words
                          AND (SELECT count(*) FROM matches) < {match_limit}
-                    THEN (SELECT count(*) FROM matches
-                          WHERE fts @@ quote_literal(words.word)::tsquery)
+                    THEN (SELECT count(*) FROM tf WHERE tf.lexeme = words.word)
                     ELSE (SELECT count(*) FROM l2_insights
                           WHERE fts @@ quote_literal(words.word)::tsquery)
                END
@@ -224,40 +254,22 @@ idf AS MATERIALIZED (  -- once per query word, not once per matching row
            ln(1 + (greatest(size.insights, df.rows) - df.rows + 0.5) / (df.rows + 0.5)) AS idf
     FROM df, size
 ),
-query_words AS (
-    SELECT coalesce(array_agg(word), '{{}}') AS words FROM idf
-),
+-- The sum in lexeme order, so equal documents get equal scores to the last bit; ties at the
+-- cut to `candidates` go to the older insight (before, to the aggregate's hash order).
 keyword AS (
     SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank
     FROM (
-        SELECT matches.id,
+        SELECT tf.id,
                sum(idf.idf * tf.n * (%(k1)s + 1)
-                   / (tf.n + %(k1)s * (1 - %(b)s + %(b)s * length(matches.fts) / doc.avg_length))
+                   / (tf.n + %(k1)s * (1 - %(b)s + %(b)s * hits.length
+                                                   / (SELECT avg(length) FROM hits)))
+                   ORDER BY tf.lexeme
                ) AS score
-        FROM matches
-        CROSS JOIN (SELECT avg(length(fts)) AS avg_length FROM matches) AS doc
-        CROSS JOIN query_words
-        -- Term frequencies: the query's words among the content words (weight A) and among
-        -- the context words (weight B, each counting context_weight). setweight marks the
-        -- query's words and ts_filter keeps them, so a handful of lexemes per match are
-        -- unnested, not the whole document: with the neighbours indexed (index_words),
-        -- unnesting every lexeme made the search 1.5x slower on LoCoMo, this 1.15x.
-        CROSS JOIN LATERAL (
-            SELECT part.lexeme, sum(part.n) AS n
-            FROM (
-                SELECT lexeme, cardinality(positions)::float8 AS n
-                FROM unnest(ts_filter(setweight(setweight(ts_filter(matches.fts, '{{a}}'), 'd'),
-                                                'a', query_words.words), '{{a}}'))
-                UNION ALL
-                SELECT lexeme, %(context_weight)s * cardinality(positions)
-                FROM unnest(ts_filter(setweight(setweight(ts_filter(matches.fts, '{{b}}'), 'd'),
-                                                'a', query_words.words), '{{a}}'))
-            ) AS part
-            GROUP BY part.lexeme
-        ) AS tf
+        FROM tf
         JOIN idf ON idf.word = tf.lexeme
-        GROUP BY matches.id
-        ORDER BY score DESC
+        JOIN hits ON hits.id = tf.id
+        GROUP BY tf.id
+        ORDER BY score DESC, tf.id
         LIMIT {candidates}
     ) AS ranked
 ),
