@@ -36,7 +36,9 @@ async def store(conn) -> None:
     await conn.execute("ANALYZE l2_insights")  # 30 rows: no word is common
 
 
-async def reference(conn, words: list[str], matched: list[int]) -> dict[int, float]:
+async def reference(
+    conn, words: list[str], matched: list[int], context_weight: float = l2.CONTEXT_WEIGHT
+) -> dict[int, float]:
     """BM25F of `matched` (the rows the statement scores): df over the whole table."""
     cursor = await conn.execute(
         "SELECT id, length(fts), lexeme, positions, weights FROM l2_insights, unnest(fts)"
@@ -46,7 +48,7 @@ async def reference(conn, words: list[str], matched: list[int]) -> dict[int, flo
         lengths[row_id] = length
         if lexeme in df:
             df[lexeme] += 1
-            n = weights.count("A") + l2.CONTEXT_WEIGHT * weights.count("B")
+            n = weights.count("A") + context_weight * weights.count("B")
             tf[row_id, lexeme] = n
     rows = len(lengths)
     avg = sum(lengths[i] for i in matched) / len(matched)
@@ -166,3 +168,34 @@ async def test_a_small_store_is_searched_through_the_vector_index_not_sorted_by_
         plan = "\n".join(row[0] for row in await cursor.fetchall())
     assert "Index Scan using l2_insights_embedding_384_halfvec_hnsw" in plan
     assert "Seq Scan on l2_insights" not in plan
+
+
+async def test_a_word_in_content_and_context_counts_each_at_the_live_context_weight(conn):
+    await store(conn)
+    # The same words in the content and the context, repeated, beside the rows of store().
+    await add_insight(conn, "alpha alpha gamma", context="alpha beta beta gamma gamma gamma")
+    await add_insight(conn, "gamma beta", context="alpha alpha alpha")
+    await add_insight(conn, "beta", context="gamma")
+    await conn.execute("ANALYZE l2_insights")  # the statement's count of insights
+    matched = await ids_holding(conn, "'alpha | beta | gamma'")
+    for weight in (0.0, 0.25, 1.0):
+        found = await keyword_scores(conn, "alpha beta gamma", context_weight=weight)
+        expected = await reference(conn, ["alpha", "beta", "gamma"], matched, weight)
+        # At weight 0 a row holding the words in its context only scores 0: not on the page.
+        expected = {row: score for row, score in expected.items() if score > 0}
+        assert len(expected) > 10
+        assert found == pytest.approx(expected, rel=1e-9), weight
+
+
+async def test_equal_insights_score_equally_and_the_cut_keeps_the_older(conn):
+    await store(conn)
+    copies = [
+        await add_insight(conn, "delta echo foxtrot delta", context="echo golf foxtrot")
+        for _ in range(14)
+    ]
+    # 14 equal matches, 10 candidates: which ones are ranked is no accident of hash order.
+    hits = await l2.hybrid_search(
+        conn, **words_only("foxtrot golf echo delta", top_k=10, candidates=10)
+    )
+    assert [hit.id for hit in hits] == copies[:10]
+    assert len({hit.keyword_score for hit in hits}) == 1
