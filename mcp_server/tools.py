@@ -213,6 +213,7 @@ async def compress_to_l2_insight(
             text_search_config=app.settings.search.text_search_config,
             context=words.context,
             source_words=words.source_words,
+            question_id=words.question_id,
         )
     warning = None
     if density < LOW_DENSITY:
@@ -310,6 +311,7 @@ async def run_hybrid_search(
             context_weight=search.context_weight,
             diversity=search.diversity,
             diversify_after=search.diversify_after,
+            answer_boost=search.answer_boost,
         )
 
 
