@@ -266,7 +266,9 @@ async def hybrid_search(
     Hits with neither a shared word nor a useful similarity are left out, so an unrelated
     query finds little or nothing; emoji and CJK characters are matched literally. The first
     five results are the best by score; up to the tenth, a result much like one above gives
-    way to a different one (search.diversity), so one exchange does not fill the page.
+    way to a different one (search.diversity), so one exchange does not fill the page. A
+    result that answers a question turn the search also found ranks higher
+    (search.answer_boost).
     """
     app = app_of(ctx)
     weights = weights or app.settings.search.weights
