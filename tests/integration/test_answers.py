@@ -65,25 +65,32 @@ async def turn_and_insight(conn, session: str, text: str) -> tuple[int, int]:
 
 
 async def test_a_hit_gains_the_boost_times_the_score_of_the_question_it_answers(conn):
-    _, question = await turn_and_insight(conn, "chat", "What inspired your painting?")
+    asks, question = await turn_and_insight(conn, "chat", "What inspired your painting?")
     _, answer = await turn_and_insight(conn, "chat", "A painting trip to the lake")
     # A closer match to the search, answering nothing (its own session, no question).
-    _, other = await turn_and_insight(conn, "notes", "My painting of the sea")
+    sea, other = await turn_and_insight(conn, "notes", "My painting of the sea")
+    # A distilled insight citing the question among other turns is not the question.
+    text = "Inspired painting: the painting of the sea inspired the painting"
+    distilled, _ = await l2.insert_insight(
+        conn, content=text, embedding=await embed(text), embedding_model="hashing",
+        source_ids=[asks, sea], fidelity_score=1.0, text_search_config="english",
+    )  # fmt: skip
     asked = query(
-        "painting inspired", await embed("painting inspired"), top_k=3,
+        "painting inspired", await embed("painting inspired"), top_k=4,
         semantic_weight=0.5, keyword_weight=0.5, text_search_config="english",
     )  # fmt: skip
     plain = {hit.id: hit for hit in await l2.hybrid_search(conn, **asked)}
     boosted = await l2.hybrid_search(conn, **asked, answer_boost=answers.BOOST)
     by_id = {hit.id: hit for hit in boosted}
     assert plain[answer].score < plain[other].score  # without the boost, below `other`
+    assert plain[distilled].score > plain[question].score  # and it lends nothing
     assert by_id[answer].score == pytest.approx(
         plain[answer].score + answers.BOOST * plain[question].score, abs=1e-6
     )
     assert by_id[answer].score > by_id[other].score
     assert [hit.id for hit in boosted].index(answer) < [hit.id for hit in boosted].index(other)
     # Hits that answer no found question keep their score, and the branch figures stay.
-    for row in (question, other):
+    for row in (question, other, distilled):
         assert by_id[row].score == pytest.approx(plain[row].score, abs=1e-9)
     assert by_id[answer].semantic_score == plain[answer].semantic_score
     assert by_id[answer].keyword_score == plain[answer].keyword_score
