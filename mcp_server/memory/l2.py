@@ -209,10 +209,11 @@ matches AS MATERIALIZED (
 -- ts_filter keeps them, among the content words (weight A) and among the context words
 -- (weight B), so a handful of lexemes per match are unnested, not the whole document
 -- (unnesting every lexeme made the search 1.5x slower on LoCoMo). Computed once per match
--- here, then term frequencies, document frequencies and scores are read from small rows:
--- before, each of them read `fts` again (a TOAST lookup for a third of LoCoMo's rows) and
--- a per-match aggregate ran ~400 times: the statement took 0.76x the time at 419 insights
--- (bench note in issue-10r.md), every result the same.
+-- here, then term frequencies, document frequencies and scores are read from small rows.
+-- Before, each of them read `fts` again (a TOAST lookup for a third of LoCoMo's rows) and
+-- a per-match aggregate ran once per match: now the whole statement takes 0.78x the time
+-- at 419 LoCoMo insights and 0.83x at 5,520, the same at 10k-100k short generated texts
+-- (issue 10, session 5), LoCoMo recall the same.
 hits AS MATERIALIZED (
     SELECT matches.id, length(matches.fts) AS length,
            ts_filter(setweight(setweight(ts_filter(matches.fts, '{{a}}'), 'd'),
