@@ -24,8 +24,6 @@ Distilled insights (--insights observations): @10 unchanged (0.764), @5 one ques
 
 from __future__ import annotations
 
-# search.answer_boost: how much of its question's score a hit gains.
-BOOST = 0.2
 # What makes a raw turn a question: an ASCII or full-width question mark anywhere in it.
 QUESTION_MARKS = "[?？]"
 

@@ -138,8 +138,8 @@ async def _present(conn: AsyncConnection, ids: list[int]) -> set[int]:
 
 
 async def _words(conn: AsyncConnection, record: dict, context_turns: int) -> IndexWords:
-    """The export's words; else the ones compression would give, from the raw turns here
-    (with the question the insight answers: the export has no raw turn ids to trust)."""
+    """The export's words (no question: the export names no raw turn of this database); else
+    the ones compression would give, its question included, from the raw turns here."""
     source_words, context = record.get("source_words"), record.get("context")
     if isinstance(source_words, str) and isinstance(context, str):
         return IndexWords(source_words=source_words, context=context)

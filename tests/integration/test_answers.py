@@ -8,12 +8,14 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from mcp_server.memory import answers, index_words, l0, l2
+from mcp_server.memory import index_words, l0, l2
 from mcp_server.ops import reindex
 from tests.integration.test_memory_repositories import embed, query
 from tests.support.mcp import call, connect
 
 pytestmark = pytest.mark.anyio
+# The configured default (search.answer_boost).
+BOOST = 0.2
 
 
 async def test_an_insight_stores_the_question_turn_just_before_its_sources(migrated_database):
@@ -80,12 +82,12 @@ async def test_a_hit_gains_the_boost_times_the_score_of_the_question_it_answers(
         semantic_weight=0.5, keyword_weight=0.5, text_search_config="english",
     )  # fmt: skip
     plain = {hit.id: hit for hit in await l2.hybrid_search(conn, **asked)}
-    boosted = await l2.hybrid_search(conn, **asked, answer_boost=answers.BOOST)
+    boosted = await l2.hybrid_search(conn, **asked, answer_boost=BOOST)
     by_id = {hit.id: hit for hit in boosted}
     assert plain[answer].score < plain[other].score  # without the boost, below `other`
     assert plain[distilled].score > plain[question].score  # and it lends nothing
     assert by_id[answer].score == pytest.approx(
-        plain[answer].score + answers.BOOST * plain[question].score, abs=1e-6
+        plain[answer].score + BOOST * plain[question].score, abs=1e-6
     )
     assert by_id[answer].score > by_id[other].score
     assert [hit.id for hit in boosted].index(answer) < [hit.id for hit in boosted].index(other)
@@ -105,7 +107,7 @@ async def test_a_question_that_is_not_found_lends_nothing(conn):
         semantic_weight=0.0, keyword_weight=1.0, text_search_config="english",
     )  # fmt: skip
     plain = await l2.hybrid_search(conn, **asked)
-    assert await l2.hybrid_search(conn, **asked, answer_boost=answers.BOOST) == plain
+    assert await l2.hybrid_search(conn, **asked, answer_boost=BOOST) == plain
     assert [hit.id for hit in plain] == [answer]
 
 
