@@ -37,8 +37,10 @@ async def test_an_insight_stores_the_question_turn_just_before_its_sources(migra
         asks = await turn("a", "Lovely! What inspired the painting? Tell me")
         answer = await turn("a", "A visit to the lake.")
         after_answer = await turn("a", "Sounds calm.")
-        other_session = await turn("b", "And you?")  # a question, but of another session
-        first_of_b = await turn("b", "Fine.")
+        await turn("a", "Same time next week?")  # a question, the last of its session
+        first_of_b = await turn("b", "Fine.")  # just after it, but in another session
+        asks_in_b = await turn("b", "And you?")
+        reply_in_b = await turn("b", "Tired.")
         full_width = await turn("c", "你好吗？")
         reply = await turn("c", "很好")
         found = {
@@ -46,7 +48,8 @@ async def test_an_insight_stores_the_question_turn_just_before_its_sources(migra
             await insight("a distilled fact", after_answer, answer): asks,  # the first source
             await insight("no question before", after_answer): None,
             await insight("the first turn of a session", asks): None,
-            await insight("answers in its own session only", first_of_b): other_session,
+            await insight("a session answers only its own questions", first_of_b): None,
+            await insight("the reply in the other session", reply_in_b): asks_in_b,
             await insight("full-width question mark", reply): full_width,
         }
     with psycopg.connect(url) as db:
