@@ -5,6 +5,7 @@ Skipped where the optional extra is not installed: pip install 'cognitive-memory
 
 from __future__ import annotations
 
+import collections
 import importlib.util
 import json
 import logging
@@ -108,14 +109,46 @@ async def test_a_wrong_configured_dimension_is_refused_with_the_real_size():
         await LocalEmbedder("all-MiniLM-L6-v2", 1536).embed(["hello"])
 
 
-async def test_the_packaged_model_runs_on_onnx_runtime_with_the_vectors_of_torch(
-    embedder, torch_vectors
+def operators(graph_file) -> collections.Counter:
+    import onnx
+
+    return collections.Counter(node.op_type for node in onnx.load(str(graph_file)).graph.node)
+
+
+def closeness(vectors, expected) -> np.ndarray:
+    """Each row's cosine with its expected row (both are unit vectors)."""
+    return np.sum(np.asarray(vectors) * expected, axis=1)
+
+
+async def test_the_packaged_model_runs_on_onnx_runtime_with_8_bit_weights_near_torchs_vectors(
+    embedder, cache, torch_vectors
 ):
     assert isinstance(embedder._encoder, OnnxEncoder)
+    [graph] = (cache / "cognitive-memory" / "onnx").glob("*.onnx")
+    # 6 layers x 6 weight products (query, key, value, attention out, up, down); the two
+    # attention products per layer multiply activations and stay as they are.
+    assert operators(graph)["MatMulNBits"] == 36
     together = np.array(await embedder.embed(TEXTS))
     one_by_one = np.array([(await embedder.embed([text]))[0] for text in TEXTS])
-    assert np.abs(together - torch_vectors).max() < 1e-5
-    assert np.abs(one_by_one - torch_vectors).max() < 1e-5
+    assert closeness(together, torch_vectors).min() > 0.999
+    assert np.abs(together - torch_vectors).max() > 1e-5  # quantized: not torch's exact vectors
+    assert np.abs(one_by_one - together).max() < 1e-5  # a batch's padding changes nothing
+
+
+async def test_weights_that_stray_from_torch_stay_at_full_precision(
+    embedder, torch_vectors, tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(onnx_encoder, "_QUANTIZED_MIN_COSINE", 1.01)  # no quantization passes
+    root_handlers = list(logging.getLogger().handlers)
+    full = LocalEmbedder("all-MiniLM-L6-v2", 384)
+    vectors = np.array(await full.embed(TEXTS))
+    assert "stays at full precision" in caplog.text
+    [graph] = tmp_path.rglob("*.onnx")  # the full-precision graph only, no leftover
+    assert "MatMulNBits" not in operators(graph)
+    assert np.abs(vectors - torch_vectors).max() < 1e-5
+    # The quantizer's import-time logging.basicConfig left no handler on the root logger.
+    assert logging.getLogger().handlers == root_handlers
 
 
 async def test_the_export_is_made_once_and_then_reused(embedder, cache, caplog):
