@@ -18,7 +18,9 @@ import inspect
 import json
 import logging
 import os
+import re
 import tempfile
+import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -53,6 +55,8 @@ _CHECK_TOLERANCE = 1e-4
 WEIGHT_BITS = 8
 WEIGHT_BLOCK = 16
 _QUANTIZED_MIN_COSINE = 0.999
+# Exports of the same model older than this are removed when a new one is made.
+STALE_DAYS = 30
 INTRA_OP_THREADS = 1
 
 
@@ -85,6 +89,7 @@ class OnnxEncoder:
         onnx_file = cache_dir / f"{model_dir.name}-{_weights_key(model_dir)}.onnx"
         if not onnx_file.exists():
             _export(model_dir, onnx_file, tokenizer, pooling)
+            _prune(onnx_file)
         return cls(_session(onnx_file, threads), tokenizer, pooling)
 
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -198,6 +203,18 @@ def _export(model_dir: Path, target: Path, tokenizer, pooling: str) -> None:
         if float(np.abs(exported - expected).max()) > _CHECK_TOLERANCE:
             raise RuntimeError("the ONNX export does not reproduce the model's vectors")
         os.replace(_quantized(draft, tokenizer, pooling, expected) or draft, target)
+
+
+def _prune(kept: Path) -> None:
+    """Remove this model's other exports written more than STALE_DAYS ago: each upgrade of
+    the package (new file times) or of EXPORT_FORMAT makes a new 60-90 MB file. An environment
+    that still used a removed one exports it again at its next start."""
+    cutoff = time.time() - STALE_DAYS * 86400
+    same_model = re.compile(re.escape(kept.name.rsplit("-", 1)[0]) + r"-[0-9a-f]{16}\.onnx")
+    for other in kept.parent.iterdir():
+        if other != kept and same_model.fullmatch(other.name) and other.stat().st_mtime < cutoff:
+            other.unlink(missing_ok=True)
+            log.info("removed an embedding model export older than %s days: %s", STALE_DAYS, other)
 
 
 def _quantized(draft: Path, tokenizer, pooling: str, expected: np.ndarray) -> Path | None:

@@ -10,7 +10,9 @@ import importlib.util
 import json
 import logging
 import math
+import os
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -135,17 +137,36 @@ async def test_the_packaged_model_runs_on_onnx_runtime_with_8_bit_weights_near_t
     assert np.abs(one_by_one - together).max() < 1e-5  # a batch's padding changes nothing
 
 
-async def test_weights_that_stray_from_torch_stay_at_full_precision(
+KEPT = ["model-00000000000000aa.onnx", "other-model-00000000000000bb.onnx", "model-notes.txt"]
+
+
+def stale_exports(folder):
+    """A cache holding an export of the packaged model ("model") from 40 days ago, one from
+    yesterday, another model's old export and a file that is no export."""
+    folder.mkdir(parents=True)
+    ages = {"model-00000000000000ff.onnx": 40, "model-00000000000000aa.onnx": 1}
+    ages.update({"other-model-00000000000000bb.onnx": 40, "model-notes.txt": 40})
+    for name, days in ages.items():
+        (folder / name).write_bytes(b"")
+        then = time.time() - days * 86400
+        os.utime(folder / name, (then, then))
+    return folder
+
+
+async def test_weights_that_stray_stay_at_full_precision_and_a_new_export_prunes_old_ones(
     embedder, torch_vectors, tmp_path, monkeypatch, caplog
 ):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setattr(onnx_encoder, "_QUANTIZED_MIN_COSINE", 1.01)  # no quantization passes
+    exports = stale_exports(tmp_path / "cognitive-memory" / "onnx")
     root_handlers = list(logging.getLogger().handlers)
     full = LocalEmbedder("all-MiniLM-L6-v2", 384)
     vectors = np.array(await full.embed(TEXTS))
     assert "stays at full precision" in caplog.text
-    [graph] = tmp_path.rglob("*.onnx")  # the full-precision graph only, no leftover
+    [graph] = set(exports.glob("*.onnx")) - {exports / name for name in KEPT}  # no leftover
     assert "MatMulNBits" not in operators(graph)
+    # The new export removed the same model's export of 40 days ago, and nothing else.
+    assert {path.name for path in exports.iterdir()} == {graph.name, *KEPT}
     assert np.abs(vectors - torch_vectors).max() < 1e-5
     # The quantizer's import-time logging.basicConfig left no handler on the root logger.
     assert logging.getLogger().handlers == root_handlers
