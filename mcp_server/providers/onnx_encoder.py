@@ -147,8 +147,9 @@ def _shape_of(model_dir: Path) -> tuple[str, int] | None:
 
 
 def _weights_key(model_dir: Path) -> str:
-    """Changes when the weights do; cheap enough for every start (no 90 MB hash)."""
-    parts = [str(EXPORT_FORMAT), str(model_dir.resolve())]
+    """Changes when the weights or the way they are exported do; cheap enough for every start
+    (no 90 MB hash)."""
+    parts = [f"{EXPORT_FORMAT}:{WEIGHT_BITS}:{WEIGHT_BLOCK}", str(model_dir.resolve())]
     for path in sorted(model_dir.iterdir()):
         if path.is_file():
             stat = path.stat()
