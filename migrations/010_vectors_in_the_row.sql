@@ -1,7 +1,7 @@
 -- A vector stays in its row while the row fits a page. PostgreSQL moves a value to the
 -- table's TOAST relation as soon as a row passes 2 KB (toast_tuple_target's default), and
 -- pgvector's vector type is never compressed first: a 1536-dimension vector (6 KB) always
--- lived in TOAST, and so did a 384-dimension one (1.5 KB) in a row with long context. Each
+-- lived in TOAST, and so did a 384-dimension one (1.5 KB) in a row over 2 KB. Each
 -- search reads the vectors of its candidates (exact distances, the keyword branch's rows, the
 -- diversity step): in TOAST, each read is an index lookup and four chunk reads, ~1,900 of
 -- a search's ~7,400 buffer reads at 100k insights x 1536 (bench/hybrid_search.py, issue 10).
@@ -15,7 +15,7 @@ ALTER TABLE episode_memory SET (toast_tuple_target = 8160);
 -- rewrites it (VACUUM FULL cannot run in a migration's transaction) and rebuilds its
 -- indexes, HNSW included: about 5 minutes at 100k insights x 1536 dimensions on 2 cores,
 -- holding the table meanwhile, and disk room for a second copy. Only a table with a vector
--- in TOAST is rewritten; at 384 dimensions that is rare and this is one scan of the heap.
+-- in TOAST is rewritten; for any other this is one scan of the heap.
 DO $$
 BEGIN
     IF EXISTS (SELECT FROM l2_insights WHERE pg_column_toast_chunk_id(embedding) IS NOT NULL)
