@@ -223,6 +223,7 @@ async def load(
             content=content,
             context=words.context,
             source_words=words.source_words,
+            question_id=words.question_id,
             embedding=vector,
             embedding_model=embedder.model,
             source_ids=sources,
@@ -303,6 +304,7 @@ async def ask(
                     context_weight=search.context_weight,
                     diversity=search.diversity,
                     diversify_after=search.diversify_after,
+                    answer_boost=search.answer_boost,
                 )
                 run.latencies_ms.append((time.perf_counter() - started) * 1000)
                 ranks = [i for i, hit in enumerate(hits, 1) if dia_ids[hit.id] & question.evidence]

@@ -86,6 +86,7 @@ class SearchSettings(_Section):
     context_weight: float = Field(0.5, ge=0, le=1)
     diversity: float = Field(0.2, ge=0, le=1)  # memory/diversity.py; 0 ranks by score only
     diversify_after: int = Field(5, ge=0, le=100)
+    answer_boost: float = Field(0.2, ge=0, le=1)  # memory/answers.py; 0 turns it off
 
 
 class WorkingMemorySettings(_Section):

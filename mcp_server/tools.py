@@ -213,6 +213,7 @@ async def compress_to_l2_insight(
             text_search_config=app.settings.search.text_search_config,
             context=words.context,
             source_words=words.source_words,
+            question_id=words.question_id,
         )
     warning = None
     if density < LOW_DENSITY:
@@ -265,7 +266,9 @@ async def hybrid_search(
     Hits with neither a shared word nor a useful similarity are left out, so an unrelated
     query finds little or nothing; emoji and CJK characters are matched literally. The first
     five results are the best by score; up to the tenth, a result much like one above gives
-    way to a different one (search.diversity), so one exchange does not fill the page.
+    way to a different one (search.diversity), so one exchange does not fill the page. A
+    result that answers a question turn the search also found ranks higher
+    (search.answer_boost).
     """
     app = app_of(ctx)
     weights = weights or app.settings.search.weights
@@ -310,6 +313,7 @@ async def run_hybrid_search(
             context_weight=search.context_weight,
             diversity=search.diversity,
             diversify_after=search.diversify_after,
+            answer_boost=search.answer_boost,
         )
 
 

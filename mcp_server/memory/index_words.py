@@ -12,6 +12,8 @@
   An answer rarely repeats its question ("Yes, last Sunday!") and a question is often
   answered in the next turn; the turns after an insight arrive later, so storing a turn
   refreshes the context of the insights made from the turns just before it.
+- `question_id`, not words but found the same way: the turn just before the sources when it
+  asks something, so a search can rank an answer by its question (answers.py).
 
 LoCoMo (bench/locomo.py, local MiniLM, held-out conv-42/43), recall@5 / recall@10 in one
 NumPy run over PostgreSQL's own tokens: the turn before at full weight 0.700 / 0.798; plus the
@@ -25,6 +27,8 @@ from dataclasses import dataclass
 
 from psycopg import AsyncConnection
 
+from mcp_server.memory import answers
+
 # FM drops padding: "8 May 2023 Monday". Month and day names are English, as the default
 # text search configuration.
 DATE_WORDS = "FMDD FMMonth YYYY FMDay"
@@ -37,6 +41,7 @@ REFRESH_LIMIT = 20
 class IndexWords:
     source_words: str
     context: str
+    question_id: int | None = None  # the raw turn the insight answers (answers.py)
 
 
 # The context of the insight whose source turns are {ids} (an SQL expression of bigint[]):
@@ -77,7 +82,8 @@ SELECT
         (SELECT string_agg(DISTINCT to_char(said_at, %(date_words)s), E'\\n'
                            ORDER BY to_char(said_at, %(date_words)s)) FROM sources)
     ) AS source_words,
-    ({_CONTEXT.format(ids="%(ids)s::bigint[]")}) AS context
+    ({_CONTEXT.format(ids="%(ids)s::bigint[]")}) AS context,
+    {answers.QUESTION_OF.format(ids="%(ids)s::bigint[]")} AS question_id
 """
 
 # One statement per stored turn: the insights made from the turns just before it get their
@@ -111,7 +117,8 @@ WHERE l2_insights.id = fresh.id AND l2_insights.context IS DISTINCT FROM fresh.c
 async def words_of(
     conn: AsyncConnection, source_ids: list[int], content: str, context_turns: int
 ) -> IndexWords:
-    """The source words and the context of an insight with this content and these sources."""
+    """The source words, the context and the question of an insight with this content and
+    these sources."""
     cursor = await conn.execute(
         _WORDS,
         {
@@ -119,10 +126,11 @@ async def words_of(
             "content": content,
             "turns": context_turns,
             "date_words": DATE_WORDS,
+            "question_marks": answers.QUESTION_MARKS,
         },
     )
-    source_words, context = await cursor.fetchone()
-    return IndexWords(source_words=source_words, context=context)
+    source_words, context, question_id = await cursor.fetchone()
+    return IndexWords(source_words=source_words, context=context, question_id=question_id)
 
 
 async def refresh_context_before(conn: AsyncConnection, turn_id: int, context_turns: int) -> int:

@@ -18,6 +18,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
 from mcp_server.db import migrator, session_settings
+from mcp_server.memory import answers as answer_rule
 from mcp_server.memory import diversity as diversity_rule
 
 # pgvector caps hnsw.ef_search at 1000, so more candidates than that cannot be promised.
@@ -57,20 +58,23 @@ async def insert_insight(
     text_search_config: str,
     context: str = "",
     source_words: str = "",
+    question_id: int | None = None,
 ) -> tuple[int, dt.datetime]:
     """`source_words` and `context` (index_words.words_of) are indexed for full-text search
-    with the content, the context at search.context_weight; neither is returned."""
+    with the content, the context at search.context_weight; neither is returned.
+    `question_id`: the raw turn this insight answers (index_words, answers.py)."""
     cursor = await conn.execute(
         """
         INSERT INTO l2_insights (content, context, source_words, embedding, embedding_model,
-                                 source_ids, fidelity_score, text_search_config)
+                                 source_ids, fidelity_score, text_search_config, question_id)
         VALUES (%(content)s, %(context)s, %(source_words)s, %(embedding)s, %(model)s,
-                %(source_ids)s, %(fidelity)s, %(config)s::regconfig)
+                %(source_ids)s, %(fidelity)s, %(config)s::regconfig, %(question_id)s)
         RETURNING id, created_at""",
         {
             "content": content,
             "context": context,
             "source_words": source_words,
+            "question_id": question_id,
             "embedding": Vector(embedding),
             "model": embedding_model,
             "source_ids": source_ids,
@@ -271,7 +275,7 @@ found AS (
     FROM semantic FULL OUTER JOIN keyword ON semantic.id = keyword.id
 ),
 scored AS (
-    SELECT found.*, l2.content, l2.created_at, l2.source_ids,
+    SELECT found.*, l2.content, l2.created_at, l2.source_ids, l2.question_id,
            -- A vector branch row has its distance: its vector is not read again.
            CASE WHEN found.distance IS NOT NULL THEN 1 - found.distance
                 WHEN l2.embedding_dim = {dim}
@@ -288,12 +292,12 @@ fused AS (
                + %(keyword_weight)s::float8 * coalesce(keyword_share, 0)
            END AS score
     FROM scored
-),
+),{answers}
 page AS MATERIALIZED (
     SELECT id, content, created_at, source_ids, score,
            semantic_rank, keyword_rank, semantic_score, keyword_score,
            row_number() OVER (ORDER BY score DESC, id) AS position
-    FROM fused
+    FROM answers  -- fused, an answer gaining from its question (answers.py)
     WHERE score > 0  -- a branch weighted 0 contributes nothing, not filler
     ORDER BY score DESC, id
     LIMIT {rows}
@@ -339,12 +343,15 @@ def hybrid_query(
     context_weight: float = CONTEXT_WEIGHT,
     diversity: float = 0.0,
     diversify_after: int = diversity_rule.KEEP,
+    answer_boost: float = 0.0,
 ) -> tuple[sql.Composed, dict]:
     """The one statement and its named parameters.
 
     With a `diversity` weight, score fusion and top_k > diversify_after, it returns the
     best diversity_rule.pool_size rows and their similarities, from which hybrid_search
-    chooses the page (diversity.py); else the best top_k and no similarities.
+    chooses the page (diversity.py); else the best top_k and no similarities. With an
+    `answer_boost`, a hit gains that share of the score of the question it answers
+    (answers.py) before the page is chosen.
 
     The vector dimension and the row limits are literals: psycopg prepares the statement
     on a pooled connection after a few calls, and PostgreSQL then keeps one generic plan
@@ -365,6 +372,7 @@ def hybrid_query(
         "b": BM25_B,
         "fusion": fusion,
         "context_weight": float(context_weight),
+        "answer_boost": float(answer_boost),
     }
     weight, keep, rows = page_rule(
         top_k=int(top_k), fusion=fusion, diversity=diversity, diversify_after=diversify_after
@@ -383,6 +391,7 @@ def hybrid_query(
             "l2_insights", ["id", "embedding"], len(embedding), limits["candidates"]
         ),
         terms=terms,
+        answers=sql.SQL(answer_rule.step(float(answer_boost))),
         vectors=sql.SQL(_VECTORS if diverse else "").format(
             dim=dim, span=sql.Literal(diversity_rule.span(int(top_k)))
         ),

@@ -79,6 +79,7 @@ async def measure(conn, settings, embedder, today: dt.date | None = None) -> Dri
             rrf_k=search.rrf_k, candidates=search.candidates, fusion=search.fusion,
             text_search_config=search.text_search_config, context_weight=search.context_weight,
             diversity=search.diversity, diversify_after=search.diversify_after,
+            answer_boost=search.answer_boost,
             ef_search=search.ef_search,
         )  # fmt: skip
         timings.append((time.perf_counter() - started) * 1000)

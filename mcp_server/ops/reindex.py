@@ -4,7 +4,8 @@ Migration 005 added `source_words` (the dates the source turns were said, and th
 turns a distilled insight does not quote) and a wider `context` (turns either side). An
 insight stored before it has neither: by default, exactly those rows (`source_words` empty
 while their raw turns are here) are rewritten. `everything` recomputes every insight whose
-turns are here, after a change of `search.context_turns`.
+turns are here, after a change of `search.context_turns`, and gives the insights stored
+before migration 011 the question they answer (`question_id`, mcp_server.memory.answers).
 
 Rows are read and written in batches, each one transaction that first locks its rows, so an
 interrupted run keeps whole batches and a turn stored meanwhile (which refreshes the context
@@ -112,10 +113,16 @@ async def _rewrite(conn, context_turns, batch_size, everything, advance) -> tupl
 
 async def _write(conn: AsyncConnection, id_: int, words: index_words.IndexWords) -> int:
     cursor = await conn.execute(
-        "UPDATE l2_insights SET source_words = %(source_words)s, context = %(context)s "
-        "WHERE id = %(id)s AND (source_words, context) IS DISTINCT FROM "
-        "(%(source_words)s, %(context)s)",
-        {"id": id_, "source_words": words.source_words, "context": words.context},
+        "UPDATE l2_insights SET source_words = %(source_words)s, context = %(context)s, "
+        "question_id = %(question_id)s "
+        "WHERE id = %(id)s AND (source_words, context, question_id) IS DISTINCT FROM "
+        "(%(source_words)s, %(context)s, %(question_id)s::bigint)",
+        {
+            "id": id_,
+            "source_words": words.source_words,
+            "context": words.context,
+            "question_id": words.question_id,
+        },
     )
     return cursor.rowcount
 

@@ -78,7 +78,7 @@ def test_migration_010_moves_vectors_stored_before_into_their_rows(fresh_databas
         before = conn.execute("SELECT id, embedding::text FROM l2_insights ORDER BY id").fetchall()
         for table in VECTOR_TABLES:
             assert all(in_toast(conn, table))  # what an earlier release stored
-        assert [m.version for m in migrator.migrate(conn, embedding_dim=1536)] == [10]
+        assert 10 in [m.version for m in migrator.migrate(conn, embedding_dim=1536)]
         for table in VECTOR_TABLES:
             assert not any(in_toast(conn, table))
         after = conn.execute("SELECT id, embedding::text FROM l2_insights ORDER BY id").fetchall()

@@ -1,0 +1,11 @@
+-- The raw turn an insight answers (mcp_server.memory.answers): the turn just before its first
+-- source turn in the same session, when that turn holds a question mark; NULL otherwise. A
+-- search adds search.answer_boost times that question's fused score to the insight's. Not a
+-- foreign key: raw turns are never deleted, and an insight imported without its turns keeps
+-- NULL.
+--
+-- No backfill here: rewriting a row inserts a new version into the HNSW graph (~25 ms a row,
+-- mcp_server/ops/reindex.py), minutes at 100k insights inside an upgrade's transaction.
+-- `cognitive-memory reindex --all` computes it for the insights stored before, with the
+-- vector indexes dropped and rebuilt; until then they rank as before.
+ALTER TABLE l2_insights ADD COLUMN question_id bigint;
