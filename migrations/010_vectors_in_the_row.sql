@@ -14,16 +14,19 @@ ALTER TABLE episode_memory SET (toast_tuple_target = 8160);
 -- Rows written before keep their vectors in TOAST until the table is rewritten. CLUSTER
 -- rewrites it (VACUUM FULL cannot run in a migration's transaction) and rebuilds its
 -- indexes, HNSW included: about 5 minutes at 100k insights x 1536 dimensions on 2 cores,
--- holding the table meanwhile, and disk room for a second copy. Only a table with a vector
--- in TOAST is rewritten; for any other this is one scan of the heap.
+-- holding the table meanwhile, and disk room for a second copy. Only a table that has
+-- anything in TOAST is rewritten (pg_column_toast_chunk_id, which would name the vectors,
+-- is PostgreSQL 17 and the deploy supports 15); what fits a page comes back into its row.
 DO $$
 BEGIN
-    IF EXISTS (SELECT FROM l2_insights WHERE pg_column_toast_chunk_id(embedding) IS NOT NULL)
+    IF (SELECT pg_relation_size(reltoastrelid) > 0 FROM pg_class
+        WHERE oid = 'l2_insights'::regclass)
     THEN
         CLUSTER l2_insights USING l2_insights_pkey;
         ALTER TABLE l2_insights SET WITHOUT CLUSTER;  -- the order was only the means
     END IF;
-    IF EXISTS (SELECT FROM episode_memory WHERE pg_column_toast_chunk_id(embedding) IS NOT NULL)
+    IF (SELECT pg_relation_size(reltoastrelid) > 0 FROM pg_class
+        WHERE oid = 'episode_memory'::regclass)
     THEN
         CLUSTER episode_memory USING episode_memory_pkey;
         ALTER TABLE episode_memory SET WITHOUT CLUSTER;

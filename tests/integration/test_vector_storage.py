@@ -93,7 +93,7 @@ def test_migration_010_moves_vectors_stored_before_into_their_rows(fresh_databas
         assert all(valid and not clustered for _, valid, clustered in indexes)
 
 
-def test_migration_010_leaves_a_table_without_toasted_vectors_unwritten(fresh_database):
+def test_migration_010_leaves_a_table_with_nothing_in_toast_unwritten(fresh_database):
     _, url = fresh_database
     relation = "SELECT relfilenode FROM pg_class WHERE oid = 'l2_insights'::regclass"
     with psycopg.connect(url, autocommit=True) as conn:
