@@ -138,7 +138,8 @@ async def _present(conn: AsyncConnection, ids: list[int]) -> set[int]:
 
 
 async def _words(conn: AsyncConnection, record: dict, context_turns: int) -> IndexWords:
-    """The export's words; else the ones compression would give, from the raw turns here."""
+    """The export's words (no question: the export names no raw turn of this database); else
+    the ones compression would give, its question included, from the raw turns here."""
     source_words, context = record.get("source_words"), record.get("context")
     if isinstance(source_words, str) and isinstance(context, str):
         return IndexWords(source_words=source_words, context=context)
@@ -154,14 +155,14 @@ async def _insert(conn, records, vectors, words, model: str, config: str) -> Non
             """
             INSERT INTO l2_insights (id, content, source_words, context, embedding, embedding_model,
                                      source_ids, fidelity_score, metadata, created_at,
-                                     text_search_config)
+                                     text_search_config, question_id)
             OVERRIDING SYSTEM VALUE
             VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s::timestamptz, now()),
-                    %s::regconfig)""",
+                    %s::regconfig, %s)""",
             [
                 (int(r["id"]), r["content"], w.source_words, w.context, Vector(v), model,
                  r.get("source_ids") or [], r.get("fidelity_score"),
-                 Jsonb(r.get("metadata") or {}), r.get("created_at"), config)
+                 Jsonb(r.get("metadata") or {}), r.get("created_at"), config, w.question_id)
                 for r, v, w in zip(records, vectors, words, strict=True)
             ],
         )  # fmt: skip

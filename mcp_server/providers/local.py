@@ -112,13 +112,13 @@ def _onnx_encoder(model_path: Path):
     if importlib.util.find_spec("onnxruntime") is None:
         log.warning("onnxruntime is not installed; embedding with torch (%s)", INSTALL_HINT)
         return None
-    from mcp_server.providers.onnx_encoder import OnnxEncoder
+    from mcp_server.providers import onnx_encoder
 
     try:
-        return OnnxEncoder.load(model_path, cache_dir())
+        return onnx_encoder.OnnxEncoder.load(model_path, cache_dir())
     except Exception as error:  # any failed export or load: torch still gives the same vectors
-        reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
-        log.warning("embedding with torch: the ONNX model could not be used (%s)", reason)
+        why = onnx_encoder.reason(error)
+        log.warning("embedding with torch: the ONNX model could not be used (%s)", why)
         return None
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from mcp_server.memory import answers, index_words, l0, l2
+from mcp_server.memory import index_words, l0, l2
 from mcp_server.ops import reindex
 from tests.integration.test_memory_repositories import embed, query
 from tests.support.mcp import call, connect
 
 pytestmark = pytest.mark.anyio
+# The configured default (search.answer_boost).
+BOOST = 0.2
 
 
 async def test_an_insight_stores_the_question_turn_just_before_its_sources(migrated_database):
@@ -35,8 +37,10 @@ async def test_an_insight_stores_the_question_turn_just_before_its_sources(migra
         asks = await turn("a", "Lovely! What inspired the painting? Tell me")
         answer = await turn("a", "A visit to the lake.")
         after_answer = await turn("a", "Sounds calm.")
-        other_session = await turn("b", "And you?")  # a question, but of another session
-        first_of_b = await turn("b", "Fine.")
+        await turn("a", "Same time next week?")  # a question, the last of its session
+        first_of_b = await turn("b", "Fine.")  # just after it, but in another session
+        asks_in_b = await turn("b", "And you?")
+        reply_in_b = await turn("b", "Tired.")
         full_width = await turn("c", "你好吗？")
         reply = await turn("c", "很好")
         found = {
@@ -44,7 +48,8 @@ async def test_an_insight_stores_the_question_turn_just_before_its_sources(migra
             await insight("a distilled fact", after_answer, answer): asks,  # the first source
             await insight("no question before", after_answer): None,
             await insight("the first turn of a session", asks): None,
-            await insight("answers in its own session only", first_of_b): other_session,
+            await insight("a session answers only its own questions", first_of_b): None,
+            await insight("the reply in the other session", reply_in_b): asks_in_b,
             await insight("full-width question mark", reply): full_width,
         }
     with psycopg.connect(url) as db:
@@ -80,12 +85,12 @@ async def test_a_hit_gains_the_boost_times_the_score_of_the_question_it_answers(
         semantic_weight=0.5, keyword_weight=0.5, text_search_config="english",
     )  # fmt: skip
     plain = {hit.id: hit for hit in await l2.hybrid_search(conn, **asked)}
-    boosted = await l2.hybrid_search(conn, **asked, answer_boost=answers.BOOST)
+    boosted = await l2.hybrid_search(conn, **asked, answer_boost=BOOST)
     by_id = {hit.id: hit for hit in boosted}
     assert plain[answer].score < plain[other].score  # without the boost, below `other`
     assert plain[distilled].score > plain[question].score  # and it lends nothing
     assert by_id[answer].score == pytest.approx(
-        plain[answer].score + answers.BOOST * plain[question].score, abs=1e-6
+        plain[answer].score + BOOST * plain[question].score, abs=1e-6
     )
     assert by_id[answer].score > by_id[other].score
     assert [hit.id for hit in boosted].index(answer) < [hit.id for hit in boosted].index(other)
@@ -105,7 +110,7 @@ async def test_a_question_that_is_not_found_lends_nothing(conn):
         semantic_weight=0.0, keyword_weight=1.0, text_search_config="english",
     )  # fmt: skip
     plain = await l2.hybrid_search(conn, **asked)
-    assert await l2.hybrid_search(conn, **asked, answer_boost=answers.BOOST) == plain
+    assert await l2.hybrid_search(conn, **asked, answer_boost=BOOST) == plain
     assert [hit.id for hit in plain] == [answer]
 
 

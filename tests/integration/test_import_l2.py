@@ -136,6 +136,13 @@ def test_imported_insights_keep_the_context_that_makes_them_findable(
         conn.execute("DELETE FROM l2_insights")
     assert source.run("import", str(older)).returncode == 0
     assert contexts(url) == before
+    with psycopg.connect(url) as conn:  # and the question turn each answer follows
+        question = conn.execute(
+            "SELECT l2.question_id, turn.content FROM l2_insights AS l2 "
+            "JOIN l0_raw AS turn ON turn.id = l2.question_id WHERE l2.id = %s",
+            [answer],
+        ).fetchone()
+    assert question[1] == "Which city did Ana move to in spring?"
 
 
 def test_an_older_export_replays_with_at(tmp_path, migrated_database, second_database):

@@ -5,11 +5,14 @@ Skipped where the optional extra is not installed: pip install 'cognitive-memory
 
 from __future__ import annotations
 
+import collections
 import importlib.util
 import json
 import logging
 import math
+import os
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -108,14 +111,65 @@ async def test_a_wrong_configured_dimension_is_refused_with_the_real_size():
         await LocalEmbedder("all-MiniLM-L6-v2", 1536).embed(["hello"])
 
 
-async def test_the_packaged_model_runs_on_onnx_runtime_with_the_vectors_of_torch(
-    embedder, torch_vectors
+def operators(graph_file) -> collections.Counter:
+    import onnx
+
+    return collections.Counter(node.op_type for node in onnx.load(str(graph_file)).graph.node)
+
+
+def closeness(vectors, expected) -> np.ndarray:
+    """Each row's cosine with its expected row (both are unit vectors)."""
+    return np.sum(np.asarray(vectors) * expected, axis=1)
+
+
+async def test_the_packaged_model_runs_on_onnx_runtime_with_8_bit_weights_near_torchs_vectors(
+    embedder, cache, torch_vectors
 ):
     assert isinstance(embedder._encoder, OnnxEncoder)
+    [graph] = (cache / "cognitive-memory" / "onnx").glob("*.onnx")
+    # 6 layers x 6 weight products (query, key, value, attention out, up, down); the two
+    # attention products per layer multiply activations and stay as they are.
+    assert operators(graph)["MatMulNBits"] == 36
     together = np.array(await embedder.embed(TEXTS))
     one_by_one = np.array([(await embedder.embed([text]))[0] for text in TEXTS])
-    assert np.abs(together - torch_vectors).max() < 1e-5
-    assert np.abs(one_by_one - torch_vectors).max() < 1e-5
+    assert closeness(together, torch_vectors).min() > 0.999
+    assert np.abs(together - torch_vectors).max() > 1e-5  # quantized: not torch's exact vectors
+    assert np.abs(one_by_one - together).max() < 1e-5  # a batch's padding changes nothing
+
+
+KEPT = ["model-00000000000000aa.onnx", "other-model-00000000000000bb.onnx", "model-notes.txt"]
+
+
+def stale_exports(folder):
+    """A cache holding an export of the packaged model ("model") from 40 days ago, one from
+    yesterday, another model's old export and a file that is no export."""
+    folder.mkdir(parents=True)
+    ages = {"model-00000000000000ff.onnx": 40, "model-00000000000000aa.onnx": 1}
+    ages.update({"other-model-00000000000000bb.onnx": 40, "model-notes.txt": 40})
+    for name, days in ages.items():
+        (folder / name).write_bytes(b"")
+        then = time.time() - days * 86400
+        os.utime(folder / name, (then, then))
+    return folder
+
+
+async def test_weights_that_stray_stay_at_full_precision_and_a_new_export_prunes_old_ones(
+    embedder, torch_vectors, tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(onnx_encoder, "_QUANTIZED_MIN_COSINE", 1.01)  # no quantization passes
+    exports = stale_exports(tmp_path / "cognitive-memory" / "onnx")
+    root_handlers = list(logging.getLogger().handlers)
+    full = LocalEmbedder("all-MiniLM-L6-v2", 384)
+    vectors = np.array(await full.embed(TEXTS))
+    assert "stays at full precision" in caplog.text
+    [graph] = set(exports.glob("*.onnx")) - {exports / name for name in KEPT}  # no leftover
+    assert "MatMulNBits" not in operators(graph)
+    # The new export removed the same model's export of 40 days ago, and nothing else.
+    assert {path.name for path in exports.iterdir()} == {graph.name, *KEPT}
+    assert np.abs(vectors - torch_vectors).max() < 1e-5
+    # The quantizer's import-time logging.basicConfig left no handler on the root logger.
+    assert logging.getLogger().handlers == root_handlers
 
 
 async def test_the_export_is_made_once_and_then_reused(embedder, cache, caplog):
