@@ -2,10 +2,12 @@
 
 Engines, measured in alternating rounds in one process (same load for all):
 - sentence-transformers on torch (the baseline; what the server ran before ONNX Runtime);
-- ONNX Runtime as the server runs it (one intra-op thread, no spinning);
+- ONNX Runtime as the server runs it (8-bit weights, one intra-op thread, no spinning);
+- ONNX Runtime with full-precision weights (the export before the 8-bit weights);
 - ONNX Runtime with one thread per core, for the idle-machine case.
-The queries are LoCoMo questions (short), the batch is 64 LoCoMo turns. Every engine must give
-the baseline's vectors (max difference printed): speed that changes recall does not count.
+The queries are LoCoMo questions (short), the batch is 64 LoCoMo turns. How far each engine's
+vectors are from the baseline's is printed (largest difference, least cosine): speed that
+changes recall does not count, so bench/locomo.py measures the shipped engine's recall.
 
     python bench/embedding.py [--conversation conv-26] [--rounds 5]
 """
@@ -35,13 +37,15 @@ def engines(cache: Path) -> dict:
     folder = resolve_model_path("all-MiniLM-L6-v2")
     torch_model = SentenceTransformer(str(folder), device="cpu")
     shipped = onnx_encoder.OnnxEncoder.load(folder, cache)
+    full = onnx_encoder.OnnxEncoder.load(folder, cache, quantized=False)
     per_core = onnx_encoder.OnnxEncoder.load(folder, cache, threads=os.cpu_count() or 1)
     return {
         "sentence-transformers (torch)": lambda texts: torch_model.encode(
             texts, normalize_embeddings=True
         ),
-        "ONNX Runtime, 1 thread (shipped)": shipped.encode,
-        f"ONNX Runtime, {os.cpu_count()} threads": per_core.encode,
+        "ONNX Runtime, 8-bit weights, 1 thread (shipped)": shipped.encode,
+        "ONNX Runtime, full precision, 1 thread": full.encode,
+        f"ONNX Runtime, 8-bit weights, {os.cpu_count()} threads": per_core.encode,
     }
 
 
@@ -70,10 +74,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cache:
         by_name = engines(Path(cache))
         baseline = next(iter(by_name.values()))(queries[:20] + batch[:20])
-        drift = {
-            name: float(np.abs(engine(queries[:20] + batch[:20]) - baseline).max())
-            for name, engine in by_name.items()
-        }
+        vectors = {name: engine(queries[:20] + batch[:20]) for name, engine in by_name.items()}
+        drift = {name: float(np.abs(v - baseline).max()) for name, v in vectors.items()}
+        closeness = {name: float(np.sum(v * baseline, axis=1).min()) for name, v in vectors.items()}
         for engine in by_name.values():  # warm-up: first calls allocate
             measure(engine, queries[:10], batch[:8])
         single = {name: [] for name in by_name}
@@ -99,6 +102,7 @@ def main() -> None:
                 round(batch_ms, 1),
                 round(batch_ms / base_batch, 2),
                 f"{drift[name]:.1e}",
+                round(closeness[name], 5),
             ]
         )
     columns = [
@@ -109,6 +113,7 @@ def main() -> None:
         "64 turns ms",
         "batch / torch",
         "max |Δ| vs torch",
+        "min cosine vs torch",
     ]
     title = (
         f"Local MiniLM embedding, one LoCoMo question at a time ({len(queries)} x "

@@ -72,9 +72,14 @@ class OnnxEncoder:
 
     @classmethod
     def load(
-        cls, model_dir: Path, cache_dir: Path, threads: int = INTRA_OP_THREADS
+        cls,
+        model_dir: Path,
+        cache_dir: Path,
+        threads: int = INTRA_OP_THREADS,
+        quantized: bool = True,
     ) -> OnnxEncoder | None:
-        """The encoder for `model_dir`, exporting it on first use; None if it has another shape."""
+        """The encoder for `model_dir`, exporting it on first use; None if it has another shape.
+        `quantized=False` keeps full-precision weights (bench/embedding.py compares both)."""
         shape = _shape_of(model_dir)
         if shape is None:
             return None
@@ -86,9 +91,9 @@ class OnnxEncoder:
         # harmless but not free, so batches pad only to their longest text.
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_tokens)
-        onnx_file = cache_dir / f"{model_dir.name}-{_weights_key(model_dir)}.onnx"
+        onnx_file = cache_dir / f"{model_dir.name}-{_weights_key(model_dir, quantized)}.onnx"
         if not onnx_file.exists():
-            _export(model_dir, onnx_file, tokenizer, pooling)
+            _export(model_dir, onnx_file, tokenizer, pooling, quantized)
             _prune(onnx_file)
         return cls(_session(onnx_file, threads), tokenizer, pooling)
 
@@ -146,10 +151,11 @@ def _shape_of(model_dir: Path) -> tuple[str, int] | None:
     return _POOLINGS[modes[0]], int(bert_config.get("max_seq_length", 512))
 
 
-def _weights_key(model_dir: Path) -> str:
+def _weights_key(model_dir: Path, quantized: bool) -> str:
     """Changes when the weights or the way they are exported do; cheap enough for every start
     (no 90 MB hash)."""
-    parts = [f"{EXPORT_FORMAT}:{WEIGHT_BITS}:{WEIGHT_BLOCK}", str(model_dir.resolve())]
+    weights = f"int{WEIGHT_BITS}/{WEIGHT_BLOCK}" if quantized else "float32"
+    parts = [f"{EXPORT_FORMAT}:{weights}", str(model_dir.resolve())]
     for path in sorted(model_dir.iterdir()):
         if path.is_file():
             stat = path.stat()
@@ -157,7 +163,7 @@ def _weights_key(model_dir: Path) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def _export(model_dir: Path, target: Path, tokenizer, pooling: str) -> None:
+def _export(model_dir: Path, target: Path, tokenizer, pooling: str, quantized: bool) -> None:
     """Export with torch, check against torch, then move into place (atomic: no half files)."""
     import torch
     from transformers import AutoModel
@@ -203,7 +209,9 @@ def _export(model_dir: Path, target: Path, tokenizer, pooling: str) -> None:
         exported = OnnxEncoder(_session(draft), tokenizer, pooling).encode(_CHECK_TEXTS)
         if float(np.abs(exported - expected).max()) > _CHECK_TOLERANCE:
             raise RuntimeError("the ONNX export does not reproduce the model's vectors")
-        os.replace(_quantized(draft, tokenizer, pooling, expected) or draft, target)
+        if quantized:
+            draft = _quantized(draft, tokenizer, pooling, expected) or draft
+        os.replace(draft, target)
 
 
 def _prune(kept: Path) -> None:
