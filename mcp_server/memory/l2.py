@@ -25,7 +25,7 @@ from mcp_server.memory import diversity as diversity_rule
 MAX_CANDIDATES = 1000
 # Memories are read from RAM or SSD, where a random page costs about what a sequential one
 # does. At PostgreSQL's default (4.0) pgvector prices an HNSW scan over 1536-dimension vectors
-# above a parallel scan of the (small, vectors are in TOAST) heap: at 100k insights every
+# above a parallel scan of the heap (then small: vectors were in TOAST): at 100k insights every
 # search read every vector, 1 s instead of milliseconds (bench/hybrid_search.py, issue 10).
 # And below a few thousand insights it prices the index above sorting the whole table by
 # distance, which computes one (half-precision) distance per row: at 1k x 1536 the statement
@@ -289,8 +289,7 @@ found AS (
 ),
 scored AS (
     SELECT found.*, l2.content, l2.created_at, l2.source_ids, l2.question_id,
-           -- A vector branch row has its distance: at 1536 dimensions the vector is in
-           -- TOAST, and reading it again cost a TOAST lookup per row.
+           -- A vector branch row has its distance: its vector is not read again.
            CASE WHEN found.distance IS NOT NULL THEN 1 - found.distance
                 WHEN l2.embedding_dim = {dim}
                 THEN 1 - (l2.embedding::vector({dim}) <=> %(embedding)s) END AS semantic_score
