@@ -210,10 +210,10 @@ matches AS MATERIALIZED (
 -- (weight B), so a handful of lexemes per match are unnested, not the whole document
 -- (unnesting every lexeme made the search 1.5x slower on LoCoMo). Computed once per match
 -- here, then term frequencies, document frequencies and scores are read from small rows.
--- Before, each of them read `fts` again (a TOAST lookup for a third of LoCoMo's rows) and
--- a per-match aggregate ran once per match: now the whole statement takes 0.78x the time
--- at 419 LoCoMo insights and 0.83x at 5,520, the same at 10k-100k short generated texts
--- (issue 10, session 5), LoCoMo recall the same.
+-- Before, each of them read `fts` again and a per-match aggregate ran once per match: the
+-- whole statement now takes 0.86x the time at 419 LoCoMo insights and 0.95x at 5,520, about
+-- the same at 10k-100k short generated texts (0.78x and 0.83x before migration 010, when
+-- a third of LoCoMo's `fts` values were in TOAST); LoCoMo recall the same (issue 10).
 hits AS MATERIALIZED (
     SELECT matches.id, length(matches.fts) AS length,
            ts_filter(setweight(setweight(ts_filter(matches.fts, '{{a}}'), 'd'),
