@@ -293,18 +293,14 @@ async def ask(
                     conn,
                     query_text=question.text,
                     embedding=vector,
-                    top_k=TOP_K,
-                    semantic_weight=semantic,
-                    keyword_weight=keyword,
-                    rrf_k=search.rrf_k,
-                    candidates=max(search.candidates, TOP_K * 4),  # as the tool asks
-                    text_search_config=search.text_search_config,
-                    keyword_match=match,
-                    fusion=fusion,
-                    context_weight=search.context_weight,
-                    diversity=search.diversity,
-                    diversify_after=search.diversify_after,
-                    answer_boost=search.answer_boost,
+                    **l2.configured(
+                        search,
+                        top_k=TOP_K,
+                        semantic_weight=semantic,
+                        keyword_weight=keyword,
+                        keyword_match=match,
+                        fusion=fusion,
+                    ),
                 )
                 run.latencies_ms.append((time.perf_counter() - started) * 1000)
                 ranks = [i for i, hit in enumerate(hits, 1) if dia_ids[hit.id] & question.evidence]

@@ -295,25 +295,17 @@ async def run_hybrid_search(
     top_k: int,
     weights: SearchWeights,
 ) -> list[l2.SearchHit]:
-    search = app.settings.search
     async with app.connection() as conn:
         return await l2.hybrid_search(
             conn,
             query_text=query_text,
             embedding=embedding,
-            top_k=top_k,
-            semantic_weight=weights.semantic,
-            keyword_weight=weights.keyword,
-            rrf_k=search.rrf_k,
-            # Enough of each list that the fusion can lift a result ranked low in one branch.
-            candidates=max(search.candidates, top_k * 4),
-            ef_search=search.ef_search,
-            text_search_config=search.text_search_config,
-            fusion=search.fusion,
-            context_weight=search.context_weight,
-            diversity=search.diversity,
-            diversify_after=search.diversify_after,
-            answer_boost=search.answer_boost,
+            **l2.configured(
+                app.settings.search,
+                top_k=top_k,
+                semantic_weight=weights.semantic,
+                keyword_weight=weights.keyword,
+            ),
         )
 
 

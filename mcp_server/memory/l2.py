@@ -434,6 +434,28 @@ def page_rule(
     return weight, diversify_after, diversity_rule.pool_size(top_k, weight, diversify_after)
 
 
+def configured(search, *, top_k: int, **overrides) -> dict:
+    """hybrid_search's keyword arguments from the `search` settings (config.SearchSettings),
+    with `overrides` (a caller's weights, a bench's fusion): the tool, the drift check and
+    bench/locomo.py search as the configuration says through this one mapping."""
+    return {
+        "top_k": top_k,
+        "semantic_weight": search.weights.semantic,
+        "keyword_weight": search.weights.keyword,
+        "rrf_k": search.rrf_k,
+        # Enough of each list that the fusion can lift a result ranked low in one branch.
+        "candidates": max(search.candidates, top_k * 4),
+        "ef_search": search.ef_search,
+        "text_search_config": search.text_search_config,
+        "fusion": search.fusion,
+        "context_weight": search.context_weight,
+        "diversity": search.diversity,
+        "diversify_after": search.diversify_after,
+        "answer_boost": search.answer_boost,
+        **overrides,
+    }
+
+
 def candidate_count(candidates: int, top_k: int) -> int:
     """How many rows each branch ranks: at least top_k, at most what HNSW can return."""
     return int(min(max(candidates, top_k), MAX_CANDIDATES))

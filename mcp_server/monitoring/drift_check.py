@@ -69,19 +69,12 @@ async def measure(conn, settings, embedder, today: dt.date | None = None) -> Dri
     if not golden:
         return None
     p5, r5, rr, timings = [], [], [], []
-    search = settings.search
     for query, expected in golden:
         started = time.perf_counter()
         [vector] = await embedder.embed([query])
         hits = await l2.hybrid_search(
-            conn, query_text=query, embedding=vector, top_k=TOP_K,
-            semantic_weight=search.weights.semantic, keyword_weight=search.weights.keyword,
-            rrf_k=search.rrf_k, candidates=search.candidates, fusion=search.fusion,
-            text_search_config=search.text_search_config, context_weight=search.context_weight,
-            diversity=search.diversity, diversify_after=search.diversify_after,
-            answer_boost=search.answer_boost,
-            ef_search=search.ef_search,
-        )  # fmt: skip
+            conn, query_text=query, embedding=vector, **l2.configured(settings.search, top_k=TOP_K)
+        )
         timings.append((time.perf_counter() - started) * 1000)
         found = [h.id for h in hits]
         p5.append(precision_at_k(found, expected))
