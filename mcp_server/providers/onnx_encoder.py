@@ -1,13 +1,13 @@
-"""A sentence-transformers model folder run by ONNX Runtime: the same vectors, in less time.
+"""A sentence-transformers model folder run by ONNX Runtime: nearly the same vectors, in less time.
 
-A LoCoMo question costs 3.1 ms here against 7.0 ms through sentence-transformers on torch,
-and 64 turns 0.44x torch's time (bench/embedding.py, 2 idle cores): ONNX Runtime skips
-torch's per-call dispatch, and this module pads each batch only to its longest text.
-The folder's transformer is exported to ONNX once, with torch, into a cache keyed by the
-weights; each export is checked against torch on sample texts before it is kept. Folders of
-another shape (extra dense layers, no tokenizer.json) are left to sentence-transformers:
-`OnnxEncoder.load` returns None for them.
-"""
+A LoCoMo question costs 1.5 ms here (8-bit weights; 3.4 ms at full precision) against 6.7 ms
+through sentence-transformers on torch, and 64 turns 0.44x torch's time (bench/embedding.py,
+2 idle cores): ONNX Runtime skips torch's per-call dispatch, reads a quarter of the weight
+bytes, and this module pads each batch only to its longest text. The folder's transformer is
+exported to ONNX once, with torch, into a cache keyed by the weights; each export is checked
+against torch on sample texts before it is kept (within 1e-4 at full precision, cosine 0.999
+with 8-bit weights). Folders of another shape (extra dense layers, no tokenizer.json) are left
+to sentence-transformers: `OnnxEncoder.load` returns None for them."""
 
 from __future__ import annotations
 
