@@ -9,11 +9,14 @@ from dataclasses import dataclass, field
 import psycopg
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from mcp_server.config import Settings
 from mcp_server.providers.base import Embedder, ProviderError
 from mcp_server.providers.query_cache import QueryCache
+
+# Another task may take the idle connection first; a spare is worth no waiting.
+SPARE_WAIT_S = 0.001
 
 
 class UnavailableError(ResourceError):
@@ -43,6 +46,24 @@ class AppContext:
             raise UnavailableError(
                 f"The database is unavailable ({reason}); try again when PostgreSQL is back"
             ) from error
+
+    @asynccontextmanager
+    async def spare_connection(self) -> AsyncIterator[psycopg.AsyncConnection | None]:
+        """A second pooled connection when one is idle right now, else None: a search then
+        runs its keyword branch beside its vector branch (l2.hybrid_search), and under load,
+        when no connection is idle, it waits for none and runs both on one."""
+        if self.pool.get_stats().get("pool_available", 0) == 0:
+            yield None
+            return
+        try:
+            conn = await self.pool.getconn(timeout=SPARE_WAIT_S)
+        except (PoolTimeout, psycopg.OperationalError):
+            yield None
+            return
+        try:
+            yield conn
+        finally:
+            await self.pool.putconn(conn)
 
     async def embed(self, text: str) -> list[float]:
         try:

@@ -45,7 +45,7 @@ class _Section(BaseModel):
 
 class DatabaseSettings(_Section):
     name: str = Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")
-    pool_min_size: int = Field(1, ge=1)
+    pool_min_size: int = Field(2, ge=1)
     pool_max_size: int = Field(5, ge=1)
     connect_timeout_s: float = Field(5, gt=0)
 

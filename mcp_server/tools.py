@@ -295,9 +295,10 @@ async def run_hybrid_search(
     top_k: int,
     weights: SearchWeights,
 ) -> list[l2.SearchHit]:
-    async with app.connection() as conn:
+    async with app.connection() as conn, app.spare_connection() as spare:
         return await l2.hybrid_search(
             conn,
+            spare=spare,
             query_text=query_text,
             embedding=embedding,
             **l2.configured(

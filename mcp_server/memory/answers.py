@@ -45,16 +45,16 @@ QUESTION_OF = """(
     WHERE before.content ~ %(question_marks)s
 )"""
 
-# The statement's step between fusion and the page (l2._HYBRID): `answers` are the fused hits
+# The statement's step between fusion and the page (l2._FUSION): `answers` are the fused hits
 # with their boosted score. A found hit made from one turn carries its score for that turn
 # (`askers`), and a hit whose question_id is such a turn gains `boost` times that score. A
 # hash join over the found rows: no table is read. (Unnesting every hit's sources instead
 # gave the same LoCoMo recall in every mode and cost more: 1.045x against 0.99x of the
 # statement at top_k 5, alternating, 680 insights, load 6.)
 ANSWERS = """
-askers AS (
-    SELECT source_ids[1] AS turn, score FROM fused
-    WHERE cardinality(source_ids) = 1 AND score > 0
+askers AS (  -- the hits whose one source is a turn
+    SELECT sole_source AS turn, score FROM fused
+    WHERE sole_source IS NOT NULL AND score > 0
 ),
 answered AS (
     SELECT fused.id, max(askers.score) AS question_score
@@ -62,8 +62,8 @@ answered AS (
     GROUP BY fused.id
 ),
 answers AS (
-    SELECT fused.id, fused.content, fused.created_at, fused.source_ids,
-           fused.semantic_rank, fused.keyword_rank, fused.semantic_score, fused.keyword_score,
+    SELECT fused.id, fused.semantic_rank, fused.keyword_rank,
+           fused.semantic_score, fused.keyword_score,
            fused.score + %(answer_boost)s::float8 * coalesce(answered.question_score, 0) AS score
     FROM fused LEFT JOIN answered ON answered.id = fused.id
 ),"""

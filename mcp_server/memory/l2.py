@@ -9,7 +9,9 @@ the stored full-precision vector, `embedding::vector(DIM)`.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -45,6 +47,18 @@ class SearchHit:
     keyword_rank: int | None
     semantic_score: float | None
     keyword_score: float | None
+
+
+@dataclass(frozen=True)
+class SearchStatements:
+    """A search: one statement (`whole`), or its two branches and the `fusion` of their lists
+    (named parameters semantic_ids / _distances and keyword_ids / _scores, beside `params`)."""
+
+    whole: sql.Composed
+    vector: sql.Composed
+    keyword: sql.Composed
+    fusion: sql.Composed
+    params: dict
 
 
 async def insert_insight(
@@ -166,16 +180,23 @@ KEYWORD_MATCH = {
 # - "rrf": weighted reciprocal rank fusion with rrf_k, the former behaviour.
 FUSION = ("score", "rrf")
 
-_HYBRID = """
-WITH semantic AS (
-    SELECT id, distance, row_number() OVER (ORDER BY distance, id) AS rank
-    FROM (
-        -- the exact distance, of the candidates only (migrator.nearest)
-        SELECT id, embedding::vector({dim}) <=> %(embedding)s AS distance
-        FROM ({nearest}) AS candidates
-    ) AS nearest
-),
-common AS (
+# The vector branch: the candidates nearest the query, with their exact distances, nearest
+# first (position = rank).
+_VECTOR_BRANCH = """
+-- the exact distance, of the candidates only (migrator.nearest)
+SELECT id, embedding::vector({dim}) <=> %(embedding)s AS distance,
+       question_id, {sole_source} AS sole_source
+FROM ({nearest}) AS candidates
+ORDER BY distance, id
+"""
+# What the answer step (answers.py) needs of a hit: the question it answers, and the turn it
+# holds when that turn is its only source. Each branch reads them with the row it ranks, so
+# the fusion reads no insight but those of the page.
+_SOLE_SOURCE = "CASE WHEN cardinality(source_ids) = 1 THEN source_ids[1] END"
+
+# The keyword branch: the best BM25 matches, best first (position = rank).
+_KEYWORD_BRANCH = """
+WITH common AS (
     SELECT stats.word, stats.share
     FROM pg_class AS c
     JOIN pg_namespace AS n ON n.oid = c.relnamespace
@@ -258,45 +279,73 @@ idf AS MATERIALIZED (  -- once per query word, not once per matching row
     SELECT df.word,
            ln(1 + (greatest(size.insights, df.rows) - df.rows + 0.5) / (df.rows + 0.5)) AS idf
     FROM df, size
-),
+)
 -- The sum in lexeme order, so equal documents get equal scores to the last bit; ties at the
 -- cut to `candidates` go to the older insight (before, to the aggregate's hash order).
-keyword AS (
-    SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank
-    FROM (
-        SELECT tf.id,
-               sum(idf.idf * tf.n * (%(k1)s + 1)
-                   / (tf.n + %(k1)s * (1 - %(b)s + %(b)s * hits.length
-                                                   / (SELECT avg(length) FROM hits)))
-                   ORDER BY tf.lexeme
-               ) AS score
-        FROM tf
-        JOIN idf ON idf.word = tf.lexeme
-        JOIN hits ON hits.id = tf.id
-        GROUP BY tf.id
-        ORDER BY score DESC, tf.id
-        LIMIT {candidates}
-    ) AS ranked
+-- Each of the best gets its cosine here, where its row is read anyway, and once.
+SELECT best.id, best.score,
+       CASE WHEN l2.embedding_dim = {dim}
+            THEN 1 - (l2.embedding::vector({dim}) <=> %(embedding)s) END AS similarity,
+       l2.question_id, {sole_source} AS sole_source
+FROM (
+    SELECT tf.id,
+           sum(idf.idf * tf.n * (%(k1)s + 1)
+               / (tf.n + %(k1)s * (1 - %(b)s + %(b)s * hits.length
+                                               / (SELECT avg(length) FROM hits)))
+               ORDER BY tf.lexeme
+           ) AS score
+    FROM tf
+    JOIN idf ON idf.word = tf.lexeme
+    JOIN hits ON hits.id = tf.id
+    GROUP BY tf.id
+    ORDER BY score DESC, tf.id
+    LIMIT {candidates}
+) AS best
+JOIN l2_insights AS l2 ON l2.id = best.id
+ORDER BY best.score DESC, best.id
+"""
+
+# The two branches and their fusion are one statement (hybrid_query), or three when a second
+# connection is idle (hybrid_search): each branch on its own connection, so they run at once
+# on two cores, then the fusion over the two ranked lists passed back as arrays. At 100k x
+# 1536 the HNSW scan takes ~6.5 ms and the keyword branch ~3 ms, which one statement runs one
+# after the other (bench/hybrid_search.py, issue 10). Both forms fuse with the same tail.
+_BRANCHES = """
+WITH semantic AS (
+    SELECT *, row_number() OVER (ORDER BY distance, id) AS rank
+    FROM ({vector}) AS branch
 ),
+keyword AS (
+    SELECT *, row_number() OVER (ORDER BY score DESC, id) AS rank
+    FROM ({keyword}) AS branch
+),"""
+_BRANCH_LISTS = """
+WITH semantic AS (
+    SELECT * FROM unnest(%(semantic_id)s::bigint[], %(semantic_distance)s::float8[],
+                         %(semantic_question_id)s::bigint[], %(semantic_sole_source)s::bigint[])
+                  WITH ORDINALITY AS branch(id, distance, question_id, sole_source, rank)
+),
+keyword AS (
+    SELECT * FROM unnest(%(keyword_id)s::bigint[], %(keyword_score)s::float8[],
+                         %(keyword_similarity)s::float8[],
+                         %(keyword_question_id)s::bigint[], %(keyword_sole_source)s::bigint[])
+                  WITH ORDINALITY AS branch(id, score, similarity, question_id, sole_source, rank)
+),"""
+_FUSION = """
 found AS (
     SELECT coalesce(semantic.id, keyword.id) AS id,
-           semantic.distance,
            semantic.rank AS semantic_rank,
            keyword.rank AS keyword_rank,
+           -- a vector branch row's exact distance, else the keyword branch's cosine: the same
+           coalesce(1 - semantic.distance, keyword.similarity) AS semantic_score,
            keyword.score AS keyword_score,
-           keyword.score / max(keyword.score) OVER () AS keyword_share
+           keyword.score / max(keyword.score) OVER () AS keyword_share,
+           coalesce(semantic.question_id, keyword.question_id) AS question_id,
+           coalesce(semantic.sole_source, keyword.sole_source) AS sole_source
     FROM semantic FULL OUTER JOIN keyword ON semantic.id = keyword.id
 ),
-scored AS (
-    SELECT found.*, l2.content, l2.created_at, l2.source_ids, l2.question_id,
-           -- A vector branch row has its distance: its vector is not read again.
-           CASE WHEN found.distance IS NOT NULL THEN 1 - found.distance
-                WHEN l2.embedding_dim = {dim}
-                THEN 1 - (l2.embedding::vector({dim}) <=> %(embedding)s) END AS semantic_score
-    FROM found JOIN l2_insights AS l2 ON l2.id = found.id
-),
 fused AS (
-    SELECT scored.*,
+    SELECT found.*,
            CASE WHEN %(fusion)s = 'rrf' THEN
                coalesce(%(semantic_weight)s::float8 / (%(rrf_k)s + semantic_rank), 0)
                + coalesce(%(keyword_weight)s::float8 / (%(rrf_k)s + keyword_rank), 0)
@@ -304,22 +353,21 @@ fused AS (
                %(semantic_weight)s::float8 * coalesce(semantic_score, 0)
                + %(keyword_weight)s::float8 * coalesce(keyword_share, 0)
            END AS score
-    FROM scored
+    FROM found
 ),{answers}
 page AS MATERIALIZED (
-    SELECT id, content, created_at, source_ids, score,
-           semantic_rank, keyword_rank, semantic_score, keyword_score,
+    SELECT id, score, semantic_rank, keyword_rank, semantic_score, keyword_score,
            row_number() OVER (ORDER BY score DESC, id) AS position
     FROM answers  -- fused, an answer gaining from its question (answers.py)
     WHERE score > 0  -- a branch weighted 0 contributes nothing, not filler
     ORDER BY score DESC, id
     LIMIT {rows}
 ){vectors}
-SELECT id, content, created_at, source_ids, score,
-       semantic_rank, keyword_rank, semantic_score, keyword_score,
+SELECT page.id, l2.content, l2.created_at, l2.source_ids, page.score,
+       page.semantic_rank, page.keyword_rank, page.semantic_score, page.keyword_score,
        {similarities} AS similarities
-FROM page
-ORDER BY position
+FROM page JOIN l2_insights AS l2 ON l2.id = page.id
+ORDER BY page.position
 """
 
 # A page to diversify (diversity.py) needs, for each hit past its head and within the span
@@ -341,7 +389,7 @@ vectors AS MATERIALIZED (  -- the hits the diversified ranks are chosen from
 )"""
 
 
-def hybrid_query(
+def search_statements(
     *,
     query_text: str,
     embedding: list[float],
@@ -357,8 +405,8 @@ def hybrid_query(
     diversity: float = 0.0,
     diversify_after: int = diversity_rule.KEEP,
     answer_boost: float = 0.0,
-) -> tuple[sql.Composed, dict]:
-    """The one statement and its named parameters.
+) -> SearchStatements:
+    """The search as one statement, and as its two branches and their fusion (_BRANCHES).
 
     With a `diversity` weight, score fusion and top_k > diversify_after, it returns the
     best diversity_rule.pool_size rows and their similarities, from which hybrid_search
@@ -398,12 +446,20 @@ def hybrid_query(
     }
     dim = sql.Literal(len(embedding))
     terms = sql.SQL(KEYWORD_MATCH[keyword_match]).format(match_limit=limits["match_limit"])
-    statement = sql.SQL(_HYBRID).format(
+    vector = sql.SQL(_VECTOR_BRANCH).format(
         dim=dim,
         nearest=migrator.nearest(
-            "l2_insights", ["id", "embedding"], len(embedding), limits["candidates"]
+            "l2_insights",
+            ["id", "embedding", "question_id", "source_ids"],
+            len(embedding),
+            limits["candidates"],
         ),
-        terms=terms,
+        sole_source=sql.SQL(_SOLE_SOURCE),
+    )
+    keyword = sql.SQL(_KEYWORD_BRANCH).format(
+        dim=dim, terms=terms, sole_source=sql.SQL(_SOLE_SOURCE), **limits
+    )
+    fusion = sql.SQL(_FUSION).format(
         answers=sql.SQL(answer_rule.step(float(answer_boost))),
         vectors=sql.SQL(_VECTORS if diverse else "").format(
             dim=dim, span=sql.Literal(diversity_rule.span(int(top_k)))
@@ -413,7 +469,19 @@ def hybrid_query(
         ),
         **limits,
     )
-    return statement, params
+    return SearchStatements(
+        whole=sql.SQL(_BRANCHES).format(vector=vector, keyword=keyword) + fusion,
+        vector=vector,
+        keyword=keyword,
+        fusion=sql.SQL(_BRANCH_LISTS) + fusion,
+        params=params,
+    )
+
+
+def hybrid_query(**query) -> tuple[sql.Composed, dict]:
+    """The search as one statement, and its named parameters (search_statements)."""
+    statements = search_statements(**query)
+    return statements.whole, statements.params
 
 
 def page_rule(
@@ -461,22 +529,36 @@ def candidate_count(candidates: int, top_k: int) -> int:
     return int(min(max(candidates, top_k), MAX_CANDIDATES))
 
 
-async def hybrid_search(conn: AsyncConnection, *, ef_search: int = 0, **query) -> list[SearchHit]:
+async def hybrid_search(
+    conn: AsyncConnection,
+    *,
+    ef_search: int = 0,
+    spare: AsyncConnection | None = None,
+    **query,
+) -> list[SearchHit]:
     """Fuse the nearest vectors with the best BM25 full-text matches (see FUSION), and with
     a `diversity` weight give the page past its head to different hits (diversity.py).
 
-    Takes the keyword arguments of `hybrid_query`. Each branch ranks `candidates` rows;
+    Takes the keyword arguments of `search_statements`. Each branch ranks `candidates` rows;
     hnsw.ef_search is `ef_search`, raised to `candidates` if that is more, because HNSW
     returns at most ef_search rows and would otherwise silently shorten the vector branch.
+    With a `spare` connection the keyword branch runs on it while `conn` runs the vector
+    branch (_BRANCHES); without, the search is one statement on `conn`.
     """
     top_k = query["top_k"]
     weight, keep, rows = page_rule(**query)
-    statement, params = hybrid_query(**query)
+    statements = search_statements(**query)
     ef = min(max(ef_search, candidate_count(query["candidates"], rows)), MAX_CANDIDATES)
-    cursor = conn.cursor(row_factory=dict_row)
-    async with session_settings.settings(conn, {"hnsw.ef_search": str(ef), **PLANNER}):
-        await cursor.execute(statement, params)
-        found = await cursor.fetchall()
+    settings = {"hnsw.ef_search": str(ef), **PLANNER}
+    if spare is None:
+        found = await _rows(conn, settings, statements.whole, statements.params)
+    else:
+        semantic, keyword = await _both(
+            _rows(conn, settings, statements.vector, statements.params),
+            _rows(spare, PLANNER, statements.keyword, statements.params),
+        )
+        lists = _as_lists(semantic=semantic, keyword=keyword)
+        found = await _rows(conn, settings, statements.fusion, statements.params | lists)
     similarities = [row.pop("similarities") for row in found]
     hits = [SearchHit(**row) for row in found]
     if not diversity_rule.diversifies(top_k, weight, keep):
@@ -484,6 +566,41 @@ async def hybrid_search(conn: AsyncConnection, *, ef_search: int = 0, **query) -
     scores = [hit.score for hit in hits]
     order = diversity_rule.page_order(scores, similarities, top_k=top_k, weight=weight, keep=keep)
     return [hits[i] for i in order]
+
+
+# Each branch's columns, in the order _BRANCH_LISTS unnests them.
+BRANCH_COLUMNS = {
+    "semantic": ("id", "distance", "question_id", "sole_source"),
+    "keyword": ("id", "score", "similarity", "question_id", "sole_source"),
+}
+
+
+def _as_lists(**branches: list[dict]) -> dict[str, list]:
+    """The branches' rows as the fusion's parameters: one array per column (semantic_id...)."""
+    return {
+        f"{branch}_{column}": [row[column] for row in rows]
+        for branch, rows in branches.items()
+        for column in BRANCH_COLUMNS[branch]
+    }
+
+
+async def _rows(
+    conn: AsyncConnection, values: dict[str, str], statement: sql.Composed, params: dict
+) -> list[dict]:
+    cursor = conn.cursor(row_factory=dict_row)
+    async with session_settings.settings(conn, values):
+        await cursor.execute(statement, params)
+        return await cursor.fetchall()
+
+
+async def _both(first: Awaitable[list[dict]], second: Awaitable[list[dict]]) -> list[list[dict]]:
+    """Both results; on an error, raised once both statements have ended, so neither
+    connection goes back to the pool with a statement still running."""
+    results = await asyncio.gather(first, second, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
 
 
 async def contents_by_id(conn: AsyncConnection, ids: list[int]) -> dict[int, str]:

@@ -12,9 +12,9 @@ from tests.conftest import REPO
 def test_every_knob_of_the_statement_comes_from_the_settings():
     search = load_settings("development", REPO / "config", secrets=False).search
     arguments = l2.configured(search, top_k=10)
-    # Everything hybrid_query takes but the query itself and the bench-only way of matching:
+    # Everything search_statements takes but the query itself and the bench-only way of matching:
     # a knob added there and not mapped here would silently keep its default in production.
-    knobs = set(inspect.signature(l2.hybrid_query).parameters) - {
+    knobs = set(inspect.signature(l2.search_statements).parameters) - {
         "query_text",
         "embedding",
         "keyword_match",
