@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Literal
@@ -51,13 +52,13 @@ class SearchHit:
 
 @dataclass(frozen=True)
 class SearchStatements:
-    """A search: one statement (`whole`), or its two branches and the `fusion` of their lists
-    (named parameters semantic_ids / _distances and keyword_ids / _scores, beside `params`)."""
+    """A search: one statement (`whole`), or its two branches, each one row of JSON text, and
+    the `fusion` of those (named parameters `semantic` and `keyword`, beside `params`)."""
 
-    whole: sql.Composed
-    vector: sql.Composed
-    keyword: sql.Composed
-    fusion: sql.Composed
+    whole: sql.SQL
+    vector: sql.SQL
+    keyword: sql.SQL
+    fusion: sql.SQL
     params: dict
 
 
@@ -307,9 +308,9 @@ ORDER BY best.score DESC, best.id
 
 # The two branches and their fusion are one statement (hybrid_query), or three when a second
 # connection is idle (hybrid_search): each branch on its own connection, so they run at once
-# on two cores, then the fusion over the two ranked lists passed back as arrays. At 100k x
-# 1536 the HNSW scan takes ~6.5 ms and the keyword branch ~3 ms, which one statement runs one
-# after the other (bench/hybrid_search.py, issue 10). Both forms fuse with the same tail.
+# on two cores, then the fusion over the two ranked lists. At 100k x 1536 the HNSW scan takes
+# ~6.5 ms and the keyword branch ~3 ms, which one statement runs one after the other
+# (bench/hybrid_search.py, issue 10). Both forms fuse with the same tail.
 _BRANCHES = """
 WITH semantic AS (
     SELECT *, row_number() OVER (ORDER BY distance, id) AS rank
@@ -319,17 +320,25 @@ keyword AS (
     SELECT *, row_number() OVER (ORDER BY score DESC, id) AS rank
     FROM ({keyword}) AS branch
 ),"""
+# A branch on its own hands its rows to the fusion as one JSON array, in rank order, which
+# Python passes on as it came: converting 200 rows to Python values and back cost ~0.5 ms
+# of CPU a search. Numbers keep every bit (float8 is written in its shortest exact form).
+_AS_LIST = """
+SELECT coalesce(json_agg(branch ORDER BY {order}), '[]')::text FROM ({branch}) AS branch
+"""
 _BRANCH_LISTS = """
 WITH semantic AS (
-    SELECT * FROM unnest(%(semantic_id)s::bigint[], %(semantic_distance)s::float8[],
-                         %(semantic_question_id)s::bigint[], %(semantic_sole_source)s::bigint[])
-                  WITH ORDINALITY AS branch(id, distance, question_id, sole_source, rank)
+    SELECT * FROM ROWS FROM (
+        json_to_recordset(%(semantic)s::json)
+            AS (id bigint, distance float8, question_id bigint, sole_source bigint)
+    ) WITH ORDINALITY AS branch(id, distance, question_id, sole_source, rank)
 ),
 keyword AS (
-    SELECT * FROM unnest(%(keyword_id)s::bigint[], %(keyword_score)s::float8[],
-                         %(keyword_similarity)s::float8[],
-                         %(keyword_question_id)s::bigint[], %(keyword_sole_source)s::bigint[])
-                  WITH ORDINALITY AS branch(id, score, similarity, question_id, sole_source, rank)
+    SELECT * FROM ROWS FROM (
+        json_to_recordset(%(keyword)s::json)
+            AS (id bigint, score float8, similarity float8, question_id bigint,
+                sole_source bigint)
+    ) WITH ORDINALITY AS branch(id, score, similarity, question_id, sole_source, rank)
 ),"""
 _FUSION = """
 found AS (
@@ -439,46 +448,74 @@ def search_statements(
         top_k=int(top_k), fusion=fusion, diversity=diversity, diversify_after=diversify_after
     )
     diverse = diversity_rule.diversifies(int(top_k), weight, keep)
+    whole, vector, keyword, fuse = _statements(
+        dim=len(embedding),
+        candidates=candidate_count(candidates, rows),
+        rows=rows,
+        match_limit=int(MATCH_LIMIT),
+        keyword_match=keyword_match,
+        answers=answer_rule.step(float(answer_boost)),
+        span=diversity_rule.span(int(top_k)) if diverse else None,
+        keep=int(keep),
+    )
+    return SearchStatements(whole, vector, keyword, fuse, params)
+
+
+@functools.lru_cache(maxsize=256)
+def _statements(
+    *,
+    dim: int,
+    candidates: int,
+    rows: int,
+    match_limit: int,
+    keyword_match: str,
+    answers: str,
+    span: int | None,
+    keep: int,
+) -> tuple[sql.SQL, sql.SQL, sql.SQL, sql.SQL]:
+    """The whole statement, the two branches and the fusion for a search of this shape
+    (`answers`: the answer step, answers.py; `span`: the diversified part, None for none),
+    rendered once: composing them took ~0.2 ms of CPU a search. Only integers are literals;
+    everything else is a parameter."""
     limits = {
-        "candidates": sql.Literal(candidate_count(candidates, rows)),
+        "candidates": sql.Literal(candidates),
         "rows": sql.Literal(rows),
-        "match_limit": sql.Literal(int(MATCH_LIMIT)),
+        "match_limit": sql.Literal(match_limit),
     }
-    dim = sql.Literal(len(embedding))
     terms = sql.SQL(KEYWORD_MATCH[keyword_match]).format(match_limit=limits["match_limit"])
     vector = sql.SQL(_VECTOR_BRANCH).format(
-        dim=dim,
+        dim=sql.Literal(dim),
         nearest=migrator.nearest(
             "l2_insights",
             ["id", "embedding", "question_id", "source_ids"],
-            len(embedding),
+            dim,
             limits["candidates"],
         ),
         sole_source=sql.SQL(_SOLE_SOURCE),
     )
     keyword = sql.SQL(_KEYWORD_BRANCH).format(
-        dim=dim, terms=terms, sole_source=sql.SQL(_SOLE_SOURCE), **limits
+        dim=sql.Literal(dim), terms=terms, sole_source=sql.SQL(_SOLE_SOURCE), **limits
     )
-    fusion = sql.SQL(_FUSION).format(
-        answers=sql.SQL(answer_rule.step(float(answer_boost))),
-        vectors=sql.SQL(_VECTORS if diverse else "").format(
-            dim=dim, span=sql.Literal(diversity_rule.span(int(top_k)))
+    fuse = sql.SQL(_FUSION).format(
+        answers=sql.SQL(answers),
+        vectors=sql.SQL(_VECTORS if span else "").format(
+            dim=sql.Literal(dim), span=sql.Literal(span)
         ),
-        similarities=sql.SQL(_SIMILARITIES if diverse else "NULL::real[]").format(
-            keep=sql.Literal(int(keep))
+        similarities=sql.SQL(_SIMILARITIES if span else "NULL::real[]").format(
+            keep=sql.Literal(keep)
         ),
         **limits,
     )
-    return SearchStatements(
-        whole=sql.SQL(_BRANCHES).format(vector=vector, keyword=keyword) + fusion,
-        vector=vector,
-        keyword=keyword,
-        fusion=sql.SQL(_BRANCH_LISTS) + fusion,
-        params=params,
+    statements = (
+        sql.SQL(_BRANCHES).format(vector=vector, keyword=keyword) + fuse,
+        sql.SQL(_AS_LIST).format(branch=vector, order=sql.SQL("distance, id")),
+        sql.SQL(_AS_LIST).format(branch=keyword, order=sql.SQL("score DESC, id")),
+        sql.SQL(_BRANCH_LISTS) + fuse,
     )
+    return tuple(sql.SQL(statement.as_string(None)) for statement in statements)
 
 
-def hybrid_query(**query) -> tuple[sql.Composed, dict]:
+def hybrid_query(**query) -> tuple[sql.SQL, dict]:
     """The search as one statement, and its named parameters (search_statements)."""
     statements = search_statements(**query)
     return statements.whole, statements.params
@@ -554,10 +591,10 @@ async def hybrid_search(
         found = await _rows(conn, settings, statements.whole, statements.params)
     else:
         semantic, keyword = await _both(
-            _rows(conn, settings, statements.vector, statements.params),
-            _rows(spare, PLANNER, statements.keyword, statements.params),
+            _value(conn, settings, statements.vector, statements.params),
+            _value(spare, PLANNER, statements.keyword, statements.params),
         )
-        lists = _as_lists(semantic=semantic, keyword=keyword)
+        lists = {"semantic": semantic, "keyword": keyword}
         found = await _rows(conn, settings, statements.fusion, statements.params | lists)
     similarities = [row.pop("similarities") for row in found]
     hits = [SearchHit(**row) for row in found]
@@ -566,22 +603,6 @@ async def hybrid_search(
     scores = [hit.score for hit in hits]
     order = diversity_rule.page_order(scores, similarities, top_k=top_k, weight=weight, keep=keep)
     return [hits[i] for i in order]
-
-
-# Each branch's columns, in the order _BRANCH_LISTS unnests them.
-BRANCH_COLUMNS = {
-    "semantic": ("id", "distance", "question_id", "sole_source"),
-    "keyword": ("id", "score", "similarity", "question_id", "sole_source"),
-}
-
-
-def _as_lists(**branches: list[dict]) -> dict[str, list]:
-    """The branches' rows as the fusion's parameters: one array per column (semantic_id...)."""
-    return {
-        f"{branch}_{column}": [row[column] for row in rows]
-        for branch, rows in branches.items()
-        for column in BRANCH_COLUMNS[branch]
-    }
 
 
 async def _rows(
@@ -593,7 +614,17 @@ async def _rows(
         return await cursor.fetchall()
 
 
-async def _both(first: Awaitable[list[dict]], second: Awaitable[list[dict]]) -> list[list[dict]]:
+async def _value(
+    conn: AsyncConnection, values: dict[str, str], statement: sql.Composed, params: dict
+) -> str:
+    cursor = conn.cursor()
+    async with session_settings.settings(conn, values):
+        await cursor.execute(statement, params)
+        [(value,)] = await cursor.fetchall()
+        return value
+
+
+async def _both(first: Awaitable[str], second: Awaitable[str]) -> list[str]:
     """Both results; on an error, raised once both statements have ended, so neither
     connection goes back to the pool with a statement still running."""
     results = await asyncio.gather(first, second, return_exceptions=True)
