@@ -45,9 +45,19 @@ class _Section(BaseModel):
 
 class DatabaseSettings(_Section):
     name: str = Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    # Two, so a search finds a second connection idle for its keyword branch (memory/l2.py).
     pool_min_size: int = Field(2, ge=1)
     pool_max_size: int = Field(5, ge=1)
     connect_timeout_s: float = Field(5, gt=0)
+
+    @model_validator(mode="after")
+    def _pool_fits(self) -> DatabaseSettings:
+        if "pool_min_size" in self.model_fields_set and self.pool_min_size > self.pool_max_size:
+            raise ValueError(
+                f"database.pool_min_size ({self.pool_min_size}) is above database.pool_max_size "
+                f"({self.pool_max_size}): lower the first or raise the second"
+            )
+        return self
 
 
 class LoggingSettings(_Section):

@@ -112,6 +112,10 @@ def test_process_environment_overrides_the_env_file(config_dir, monkeypatch):
         ("base:\n  search: {weights: {semantic: 0.9, keyword: 0.3}}\n", "must sum to 1"),
         ("base:\n  logging: {level: LOUD}\n", "'logging.level'"),
         (
+            "base:\n  database: {name: x, pool_min_size: 4, pool_max_size: 3}\n",
+            "database.pool_min_size (4) is above database.pool_max_size (3)",
+        ),
+        (
             "development:\n  database: {name: cognitive_memory}\n",
             "development and production both use database 'cognitive_memory'",
         ),
