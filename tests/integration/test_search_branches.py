@@ -94,12 +94,12 @@ async def test_a_failing_branch_raises_after_both_have_ended(conn, spare):
         assert await (await connection.execute("SELECT 1")).fetchone() == (1,)
 
 
-async def test_a_spare_connection_is_lent_only_when_one_is_idle(migrated_database):
+async def test_a_spare_connection_is_lent_only_to_the_one_search_in_flight(migrated_database):
     settings, url = migrated_database
     sized = settings.model_copy(
         update={
             "database": settings.database.model_copy(
-                update={"pool_min_size": 2, "pool_max_size": 2}
+                update={"pool_min_size": 3, "pool_max_size": 3}
             )
         }
     )
@@ -107,11 +107,16 @@ async def test_a_spare_connection_is_lent_only_when_one_is_idle(migrated_databas
     await pool.open(wait=True)
     app = AppContext(settings=sized, pool=pool, embedder=HashingEmbedder())
     try:
-        async with app.connection() as first, app.spare_connection() as second:
-            assert second is not None and second is not first
-            async with app.spare_connection() as third:
-                assert third is None  # both are lent: no waiting for a spare
+        async with app.connection() as first, app.spare_connection() as spare:
+            assert spare is not None and spare is not first
+            # A second search meanwhile: a connection is idle, but the cores are shared.
+            async with app.connection(), app.spare_connection() as second_spare:
+                assert second_spare is None
+        lent = (app.connection(), app.connection(), app.connection())
+        async with lent[0], lent[1], lent[2], app.spare_connection() as none_idle:
+            assert none_idle is None  # every connection is lent: no waiting for one
         async with app.connection(), app.spare_connection() as again:
-            assert again is not None  # returned to the pool, lent again
+            assert again is not None  # all returned: lent again
+        assert app.searches == 0
     finally:
         await pool.close()
