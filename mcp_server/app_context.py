@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -12,11 +13,14 @@ from mcp.server.mcpserver.exceptions import ResourceError
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from mcp_server.config import Settings
+from mcp_server.memory import l2
 from mcp_server.providers.base import Embedder, ProviderError
 from mcp_server.providers.query_cache import QueryCache
 
 # Another task may take the idle connection first; a spare is worth no waiting.
 SPARE_WAIT_S = 0.001
+# How long a search trusts the store's size it last read (spare_connection).
+SIZE_TTL_S = 60.0
 
 
 class UnavailableError(ResourceError):
@@ -35,6 +39,8 @@ class AppContext:
     embedder: Embedder
     query_cache: QueryCache = field(default_factory=QueryCache)
     searches: int = field(default=0, init=False)  # in flight, for spare_connection
+    _insights: float = field(default=0.0, init=False)
+    _sized_at: float | None = field(default=None, init=False)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
@@ -49,28 +55,43 @@ class AppContext:
             ) from error
 
     @asynccontextmanager
-    async def spare_connection(self) -> AsyncIterator[psycopg.AsyncConnection | None]:
-        """A second pooled connection for a search, or None: a search runs its keyword branch
-        beside its vector branch (l2.hybrid_search) only while it is the only search in
-        flight and a connection is idle. Under load the cores are busy anyway, and the
-        side-by-side form costs more work in all (three statements, not one): 16 clients
-        over HTTP then made 0.77x the calls a second (bench/http_concurrency.py)."""
+    async def spare_connection(
+        self, conn: psycopg.AsyncConnection
+    ) -> AsyncIterator[psycopg.AsyncConnection | None]:
+        """A second pooled connection for the search on `conn`, or None: a search runs its
+        keyword branch beside its vector branch (l2.hybrid_search) only in a store large
+        enough to gain from it (l2.SPLIT_FROM), while it is the only search in flight and a
+        connection is idle. Under load the cores are busy anyway, and the side-by-side form
+        is more work in all (three statements, not one): with it 16 clients over HTTP made
+        0.77x the calls a second (bench/http_concurrency.py)."""
         self.searches += 1
         try:
-            if self.searches > 1 or not self.pool.get_stats().get("pool_available", 0):
+            if (
+                self.searches > 1
+                or not self.pool.get_stats().get("pool_available", 0)
+                or await self.insights(conn) < l2.SPLIT_FROM
+            ):
                 yield None
                 return
             try:
-                conn = await self.pool.getconn(timeout=SPARE_WAIT_S)
+                spare = await self.pool.getconn(timeout=SPARE_WAIT_S)
             except (PoolTimeout, psycopg.OperationalError):
                 yield None
                 return
             try:
-                yield conn
+                yield spare
             finally:
-                await self.pool.putconn(conn)
+                await self.pool.putconn(spare)
         finally:
             self.searches -= 1
+
+    async def insights(self, conn: psycopg.AsyncConnection) -> float:
+        """About how many insights the store holds, read at most every SIZE_TTL_S."""
+        now = time.monotonic()
+        if self._sized_at is None or now - self._sized_at > SIZE_TTL_S:
+            self._insights = await l2.estimated_count(conn)
+            self._sized_at = now
+        return self._insights
 
     async def embed(self, text: str) -> list[float]:
         try:

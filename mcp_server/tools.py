@@ -295,7 +295,7 @@ async def run_hybrid_search(
     top_k: int,
     weights: SearchWeights,
 ) -> list[l2.SearchHit]:
-    async with app.connection() as conn, app.spare_connection() as spare:
+    async with app.connection() as conn, app.spare_connection(conn) as spare:
         return await l2.hybrid_search(
             conn,
             spare=spare,

@@ -181,6 +181,21 @@ KEYWORD_MATCH = {
 # - "rrf": weighted reciprocal rank fusion with rrf_k, the former behaviour.
 FUSION = ("score", "rrf")
 
+# From this many insights a search runs its branches side by side when it can (hybrid_search,
+# `spare`). Below, the HNSW scan is too short for the third statement's round trip to pay:
+# through MCP (bench/hybrid_search.py's data, alternating runs) 1.05-1.08x the time at 1k x
+# 384, 0.97-1.0x at 10k (384 and 1536), 0.82-0.88x at 100k.
+SPLIT_FROM = 20_000
+
+
+async def estimated_count(conn: AsyncConnection) -> float:
+    """The planner's count of insights (0 before the first ANALYZE): no table is read."""
+    cursor = await conn.execute(
+        "SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'l2_insights'::regclass"
+    )
+    return float((await cursor.fetchone())[0])
+
+
 # The vector branch: the candidates nearest the query, with their exact distances, nearest
 # first (position = rank).
 _VECTOR_BRANCH = """

@@ -94,7 +94,9 @@ async def test_a_failing_branch_raises_after_both_have_ended(conn, spare):
         assert await (await connection.execute("SELECT 1")).fetchone() == (1,)
 
 
-async def test_a_spare_connection_is_lent_only_to_the_one_search_in_flight(migrated_database):
+@pytest.fixture
+async def app(migrated_database):
+    """An AppContext over a pool of three connections, all open."""
     settings, url = migrated_database
     sized = settings.model_copy(
         update={
@@ -105,18 +107,31 @@ async def test_a_spare_connection_is_lent_only_to_the_one_search_in_flight(migra
     )
     pool = make_pool(sized, url)
     await pool.open(wait=True)
-    app = AppContext(settings=sized, pool=pool, embedder=HashingEmbedder())
     try:
-        async with app.connection() as first, app.spare_connection() as spare:
-            assert spare is not None and spare is not first
-            # A second search meanwhile: a connection is idle, but the cores are shared.
-            async with app.connection(), app.spare_connection() as second_spare:
-                assert second_spare is None
-        lent = (app.connection(), app.connection(), app.connection())
-        async with lent[0], lent[1], lent[2], app.spare_connection() as none_idle:
-            assert none_idle is None  # every connection is lent: no waiting for one
-        async with app.connection(), app.spare_connection() as again:
-            assert again is not None  # all returned: lent again
-        assert app.searches == 0
+        yield AppContext(settings=sized, pool=pool, embedder=HashingEmbedder())
     finally:
         await pool.close()
+
+
+async def test_a_spare_connection_is_lent_only_to_the_one_search_in_flight(app, monkeypatch):
+    monkeypatch.setattr(l2, "SPLIT_FROM", 0)  # every store is large enough
+    async with app.connection() as first, app.spare_connection(first) as spare:
+        assert spare is not None and spare is not first
+        # A second search meanwhile: a connection is idle, but the cores are shared.
+        async with app.connection() as second, app.spare_connection(second) as other:
+            assert other is None
+    lent = (app.connection(), app.connection(), app.connection())
+    async with lent[0] as conn, lent[1], lent[2], app.spare_connection(conn) as none_idle:
+        assert none_idle is None  # every connection is lent: no waiting for one
+    async with app.connection() as conn, app.spare_connection(conn) as again:
+        assert again is not None  # all returned: lent again
+    assert app.searches == 0
+
+
+async def test_a_small_store_searches_in_one_statement(app):
+    async with app.connection() as conn:
+        await add_insight(conn, "one insight")
+        await conn.execute("ANALYZE l2_insights")
+        async with app.spare_connection(conn) as spare:
+            assert spare is None
+        assert await app.insights(conn) == 1  # the planner's count, kept for a while
