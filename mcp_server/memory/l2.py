@@ -621,7 +621,7 @@ async def hybrid_search(
 
 
 async def _rows(
-    conn: AsyncConnection, values: dict[str, str], statement: sql.Composed, params: dict
+    conn: AsyncConnection, values: dict[str, str], statement: sql.Composable, params: dict
 ) -> list[dict]:
     cursor = conn.cursor(row_factory=dict_row)
     async with session_settings.settings(conn, values):
@@ -630,7 +630,7 @@ async def _rows(
 
 
 async def _value(
-    conn: AsyncConnection, values: dict[str, str], statement: sql.Composed, params: dict
+    conn: AsyncConnection, values: dict[str, str], statement: sql.Composable, params: dict
 ) -> str:
     cursor = conn.cursor()
     async with session_settings.settings(conn, values):
