@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 
 import psycopg
@@ -65,24 +65,19 @@ class AppContext:
         is more work in all (three statements, not one): with it 16 clients over HTTP made
         0.77x the calls a second (bench/http_concurrency.py)."""
         self.searches += 1
+        spare = None
         try:
             if (
-                self.searches > 1
-                or not self.pool.get_stats().get("pool_available", 0)
-                or await self.insights(conn) < l2.SPLIT_FROM
+                self.searches == 1
+                and self.pool.get_stats().get("pool_available", 0)
+                and await self.insights(conn) >= l2.SPLIT_FROM
             ):
-                yield None
-                return
-            try:
-                spare = await self.pool.getconn(timeout=SPARE_WAIT_S)
-            except (PoolTimeout, psycopg.OperationalError):
-                yield None
-                return
-            try:
-                yield spare
-            finally:
-                await self.pool.putconn(spare)
+                with suppress(PoolTimeout, psycopg.OperationalError):
+                    spare = await self.pool.getconn(timeout=SPARE_WAIT_S)
+            yield spare
         finally:
+            if spare is not None:
+                await self.pool.putconn(spare)
             self.searches -= 1
 
     async def insights(self, conn: psycopg.AsyncConnection) -> float:

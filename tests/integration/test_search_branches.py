@@ -14,6 +14,7 @@ from mcp_server.memory import l2
 from mcp_server.providers.hashing import HashingEmbedder
 from tests.integration.test_answers import turn_and_insight
 from tests.integration.test_memory_repositories import add_insight, embed, query
+from tests.support.mcp import call, connect
 
 pytestmark = pytest.mark.anyio
 
@@ -135,3 +136,28 @@ async def test_a_small_store_searches_in_one_statement(app):
         async with app.spare_connection(conn) as spare:
             assert spare is None
         assert await app.insights(conn) == 1  # the planner's count, kept for a while
+
+
+async def test_the_tool_splits_a_large_store_and_finds_the_same(migrated_database, monkeypatch):
+    settings, url = migrated_database
+    spares = []
+    search = l2.hybrid_search
+
+    async def recorded(conn, **arguments):
+        spares.append(arguments.get("spare") is not None)
+        return await search(conn, **arguments)
+
+    monkeypatch.setattr(l2, "hybrid_search", recorded)
+    async with connect(settings, url) as client:
+        for session, text in TURNS:
+            turn = await call(client, "store_raw_dialogue", session_id=session, speaker="Ann",
+                              content=text)  # fmt: skip
+            await call(client, "compress_to_l2_insight", content=text, source_ids=[turn["id"]])
+        pages = {}
+        for split_from in (10**9, 0):  # a small store, then every store counts as large
+            monkeypatch.setattr(l2, "SPLIT_FROM", split_from)
+            pages[split_from] = [
+                await call(client, "hybrid_search", query_text=text, top_k=6) for text in QUESTIONS
+            ]
+    assert spares == [False] * len(QUESTIONS) + [True] * len(QUESTIONS)
+    assert pages[0] == pages[10**9]
