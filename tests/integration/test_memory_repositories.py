@@ -185,13 +185,23 @@ async def common_words_table(conn) -> int:
     return rare
 
 
-async def test_bm25_ranks_the_rare_word_first_in_a_small_store(conn):
+async def test_bm25_ranks_the_rare_word_first_in_a_small_store(conn, monkeypatch):
+    monkeypatch.setattr(l2, "COMMON_MAJORITY", 1.1)  # no word is common by its majority
     rare = await common_words_table(conn)
     # 41 rows are below COMMON_ROWS: every row holding a query word matches, and idf puts
     # the one with the rare word first although the others repeat 'user' twice.
     hits = await l2.hybrid_search(conn, **words_only("did the user mention pyinfra", top_k=50))
     assert hits[0].id == rare and len(hits) == 41
     assert hits[0].keyword_score > 2 * hits[1].keyword_score
+
+
+async def test_a_word_in_most_insights_is_left_out_of_the_match_in_a_small_store_too(conn):
+    rare = await common_words_table(conn)
+    # 'user' is in all 41 insights (COMMON_MAJORITY): matching it would score every row.
+    hits = await l2.hybrid_search(conn, **words_only("did the user mention pyinfra", top_k=50))
+    assert [hit.id for hit in hits] == [rare]
+    # Alone, it still finds the insights that hold it (fewer than MATCH_LIMIT).
+    assert len(await l2.hybrid_search(conn, **words_only("user", top_k=50))) == 41
 
 
 @pytest.fixture
