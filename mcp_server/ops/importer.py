@@ -129,6 +129,10 @@ async def replay(
             "SELECT setval(pg_get_serial_sequence('l2_insights', 'id'), "
             "greatest((SELECT max(id) FROM l2_insights), 1))"
         )
+    if imported:
+        # The search reads the store's size and its words' shares from these statistics
+        # (l2: common words, the split of large stores); autovacuum would take minutes.
+        await conn.execute("ANALYZE l2_insights")
     return ImportResult(source, imported, skipped, embedder.model)
 
 

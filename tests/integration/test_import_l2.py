@@ -65,6 +65,10 @@ def test_an_export_replays_into_an_empty_database_with_the_current_model(
     before, after = insights(url), insights(target_url)
     assert [row[:5] for row in after] == [row[:5] for row in before]  # ids, text, sources, time
     assert {row[5:] for row in after} == {(CURRENT_MODEL, 384)}  # embedded anew
+    with psycopg.connect(target_url) as conn:  # analyzed: the search knows the store at once
+        assert conn.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = 'l2_insights'::regclass"
+        ).fetchone() == (2,)
 
     found = target.run("call", "hybrid_search", "--json-args",
                        json.dumps({"query_text": "where did Ana move", "top_k": 1}))  # fmt: skip
