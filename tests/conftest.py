@@ -165,10 +165,16 @@ def migrated_database(fresh_database):
     return settings, url
 
 
+@contextlib.asynccontextmanager
+async def vector_connection(url: str):
+    """An autocommit async connection with vectors registered, as the pool lends them."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+        await register_vector_async(connection)
+        yield connection
+
+
 @pytest.fixture
 async def conn(migrated_database):
     """An autocommit async connection to a migrated database, vectors registered."""
-    _, url = migrated_database
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
-        await register_vector_async(connection)
+    async with vector_connection(migrated_database[1]) as connection:
         yield connection

@@ -207,7 +207,7 @@ def drop_superseded_sql(table: str, dimension: int, *, concurrently: bool = Fals
 # bytes, half again; at most a quarter of the RAM (whoever builds runs on the database's host:
 # the embedded cluster, or `db migrate` on the appliance); never less than configured.
 # The planner's count (no scan at every start); -1 until the first ANALYZE, then counted.
-_INSIGHT_ROWS = """
+INSIGHT_ROWS = """
 SELECT coalesce((SELECT reltuples::bigint FROM pg_class
                  WHERE oid = to_regclass('l2_insights')), 0)"""
 _ROOM = """
@@ -228,7 +228,7 @@ def room_for_the_graph(rows: int, dimension: int, *, local: bool) -> tuple[str, 
 
 def make_room_for_the_graph(conn: psycopg.Connection, dimension: int) -> None:
     """For the rest of the open transaction, sized by the planner's count of insights."""
-    rows = conn.execute(_INSIGHT_ROWS).fetchone()[0]
+    rows = conn.execute(INSIGHT_ROWS).fetchone()[0]
     if rows < 0:  # a table loaded in bulk and never analyzed
         rows = conn.execute("SELECT count(*) FROM l2_insights").fetchone()[0]
     conn.execute(*room_for_the_graph(rows, dimension, local=True))

@@ -196,12 +196,10 @@ FUSION = ("score", "rrf")
 SPLIT_FROM = 20_000
 
 
-async def estimated_count(conn: AsyncConnection) -> float:
-    """The planner's count of insights (0 before the first ANALYZE): no table is read."""
-    cursor = await conn.execute(
-        "SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'l2_insights'::regclass"
-    )
-    return float((await cursor.fetchone())[0])
+async def estimated_count(conn: AsyncConnection) -> int:
+    """The planner's count of insights (migrator.INSIGHT_ROWS); 0 before the first ANALYZE."""
+    cursor = await conn.execute(migrator.INSIGHT_ROWS)
+    return max((await cursor.fetchone())[0], 0)
 
 
 # The vector branch: the candidates nearest the query, with their exact distances, nearest
@@ -347,7 +345,7 @@ keyword AS (
 # Python passes on as it came: converting 200 rows to Python values and back cost ~0.5 ms
 # of CPU a search. Numbers keep every bit (float8 is written in its shortest exact form).
 _AS_LIST = """
-SELECT coalesce(json_agg(branch ORDER BY {order}), '[]')::text FROM ({branch}) AS branch
+SELECT coalesce(json_agg(branch ORDER BY {order}), '[]')::text AS ranked FROM ({branch}) AS branch
 """
 _BRANCH_LISTS = """
 WITH semantic AS (
@@ -615,10 +613,10 @@ async def hybrid_search(
         found = await _rows(conn, settings, statements.whole, statements.params)
     else:
         semantic, keyword = await _both(
-            _value(conn, settings, statements.vector, statements.params),
-            _value(spare, PLANNER, statements.keyword, statements.params),
+            _rows(conn, settings, statements.vector, statements.params),
+            _rows(spare, PLANNER, statements.keyword, statements.params),
         )
-        lists = {"semantic": semantic, "keyword": keyword}
+        lists = {"semantic": semantic[0]["ranked"], "keyword": keyword[0]["ranked"]}
         found = await _rows(conn, settings, statements.fusion, statements.params | lists)
     similarities = [row.pop("similarities") for row in found]
     hits = [SearchHit(**row) for row in found]
@@ -638,17 +636,7 @@ async def _rows(
         return await cursor.fetchall()
 
 
-async def _value(
-    conn: AsyncConnection, values: dict[str, str], statement: sql.Composable, params: dict
-) -> str:
-    cursor = conn.cursor()
-    async with session_settings.settings(conn, values):
-        await cursor.execute(statement, params)
-        [(value,)] = await cursor.fetchall()
-        return value
-
-
-async def _both(first: Awaitable[str], second: Awaitable[str]) -> list[str]:
+async def _both(first: Awaitable[list[dict]], second: Awaitable[list[dict]]) -> list[list[dict]]:
     """Both results; on an error, raised once both statements have ended, so neither
     connection goes back to the pool with a statement still running."""
     results = await asyncio.gather(first, second, return_exceptions=True)

@@ -145,7 +145,7 @@ def test_a_migration_gets_room_for_the_vector_graph_and_never_less(
 ):
     # A migration that rewrites l2_insights rebuilds its HNSW index: at 64MB and 100k insights
     # that took over 35 minutes. The count is the planner's; here it is given.
-    monkeypatch.setattr(migrator, "_INSIGHT_ROWS", f"SELECT {insights}")
+    monkeypatch.setattr(migrator, "INSIGHT_ROWS", f"SELECT {insights}")
     record = migrator.Migration(
         900,
         "record",

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from pgvector.psycopg import register_vector_async
 
 from mcp_server.app_context import AppContext
 from mcp_server.db.connection import make_pool
 from mcp_server.memory import l2
 from mcp_server.providers.hashing import HashingEmbedder
+from tests.conftest import vector_connection
 from tests.integration.test_answers import turn_and_insight
 from tests.integration.test_memory_repositories import add_insight, embed, query
 from tests.support.mcp import call, connect
@@ -50,9 +50,8 @@ QUESTIONS = [
 
 @pytest.fixture
 async def spare(migrated_database):
-    _, url = migrated_database
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
-        await register_vector_async(connection)
+    """A second connection to the database `conn` is on."""
+    async with vector_connection(migrated_database[1]) as connection:
         yield connection
 
 
