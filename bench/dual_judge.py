@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -58,7 +56,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8, 16])
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
-    os.environ["COGMEM_DATA_DIR"] = tempfile.mkdtemp(prefix="cogmem-bench-")
+    from bench import scratch
+
+    scratch.private_cluster()
     from mcp_server.config import load_settings
     from mcp_server.db import migrator
     from mcp_server.db.embedded import embedded_url

@@ -29,7 +29,6 @@ import asyncio
 import os
 import random
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
@@ -41,7 +40,7 @@ from psycopg import sql
 from pydantic import SecretStr
 from rich.console import Console
 
-from bench import results_file
+from bench import results_file, scratch
 from mcp_server.memory import l2
 
 REPO = Path(__file__).resolve().parents[1]
@@ -396,9 +395,10 @@ def main() -> None:
         help="keep the cluster and its loaded databases in DIR and reuse them (no exact scan)",
     )
     args = parser.parse_args()
-    # A private cluster, so a benchmark never touches the user's own memories.
-    data_dir = args.keep.resolve() if args.keep else Path(tempfile.mkdtemp(prefix="cogmem-bench-"))
-    os.environ["COGMEM_DATA_DIR"] = str(data_dir)
+    if args.keep:
+        os.environ["COGMEM_DATA_DIR"] = str(args.keep.resolve())
+    else:
+        scratch.private_cluster()
     from mcp_server.db.embedded import embedded_url
     from mcp_server.log import configure_logging
 

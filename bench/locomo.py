@@ -31,7 +31,6 @@ import json
 import os
 import re
 import statistics
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,7 +43,7 @@ from psycopg import sql
 from rich.console import Console
 from rich.table import Table
 
-from bench import results_file
+from bench import results_file, scratch
 from bench.hybrid_search import percentiles
 
 REPO = Path(__file__).resolve().parents[1]
@@ -489,8 +488,7 @@ def main() -> None:
     )
     parser.add_argument("--output", default="locomo", help="name under bench/results/")
     args = parser.parse_args()
-    # A private cluster, so a benchmark never touches the user's own memories.
-    os.environ["COGMEM_DATA_DIR"] = tempfile.mkdtemp(prefix="cogmem-bench-")
+    scratch.private_cluster()
     from mcp_server.config import load_settings
     from mcp_server.db.embedded import embedded_url
     from mcp_server.log import configure_logging

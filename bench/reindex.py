@@ -20,8 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
-import tempfile
 import time
 
 import numpy as np
@@ -30,7 +28,7 @@ from pgvector.psycopg import register_vector
 from rich.console import Console
 from rich.progress import Progress
 
-from bench import results_file
+from bench import results_file, scratch
 from bench.hybrid_search import Sentences
 
 SESSION_TURNS = 20
@@ -143,7 +141,7 @@ def main() -> None:
         help="build the rows as migration 005 leaves them and time only reindex",
     )
     args = parser.parse_args()
-    os.environ["COGMEM_DATA_DIR"] = tempfile.mkdtemp(prefix="cogmem-bench-reindex-")
+    scratch.private_cluster("cogmem-bench-reindex-")
     from mcp_server.db.embedded import embedded_url
     from mcp_server.log import configure_logging
 

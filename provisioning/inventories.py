@@ -49,7 +49,17 @@ def testhost_entry(name: str | None = None, extra: dict | None = None) -> tuple[
         raise SystemExit(f"no throwaway host {name!r}: python -m provisioning.testhost up")
     address, data = host.pyinfra_host_data()
     connection = {"ssh_hostname": address, "ssh_config_file": str(host.ssh_config_path), **data}
-    return host.name, {**connection, **own_ports(host), **(extra or {})}
+    return host.name, {**connection, **throwaway_data(host), **(extra or {})}
+
+
+# A throwaway host's disk is this machine's: production's free-space floor would measure the
+# developer's machine (often short of 10 GB), not the appliance.
+THROWAWAY_DISK_FLOOR_GB = 1
+
+
+def throwaway_data(host) -> dict[str, int]:
+    """The settings a throwaway host needs beyond the inventory's: its own ports, a disk floor."""
+    return {**own_ports(host), "cogmem_min_free_disk_gb": THROWAWAY_DISK_FLOOR_GB}
 
 
 def own_ports(host) -> dict[str, int]:

@@ -196,7 +196,7 @@ def check(s: dict[str, Any], source: str = "settings") -> None:
     if s["cogmem_restart_sec"] < 0:
         _fail(source, "cogmem_restart_sec", s["cogmem_restart_sec"], "must not be negative")
     for key in ("cogmem_backup_retention_days", "cogmem_backup_max_age_hours",
-                "cogmem_export_retention_days"):  # fmt: skip
+                "cogmem_export_retention_days", "cogmem_min_free_disk_gb"):  # fmt: skip
         if s[key] < 1:
             _fail(source, key, s[key], "must be at least 1")
     for key in [k for k in s if k.startswith("cogmem_cron_")]:

@@ -109,6 +109,14 @@ def print_table(rows: list[dict], title: str) -> None:
         last_group = group
     console = Console(width=shutil.get_terminal_size((140, 40)).columns)
     console.print(table)
+    failed = [row for row in rows if row["outcome"] == "failed"]
+    if failed:
+        # Repeated under the table: in a long table the red lines scroll out of sight.
+        console.print("[red]Failed:[/]")
+        for row in failed:
+            group, check = sentence(row)
+            host = f" on {row['host']}" if len(hosts) > 1 else ""
+            console.print(f"  {group}: {check}{host}: {row['reason']}", markup=False)
     counts = {k: sum(r["outcome"] == k for r in rows) for k in marks}
     console.print(
         f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} notes"

@@ -38,7 +38,7 @@ import pytest
 import yaml
 
 from provisioning import testhost
-from provisioning.inventories import demo_data, own_ports
+from provisioning.inventories import demo_data, throwaway_data
 from provisioning.settings import resolve
 from tests.support import recovery as recovery_support
 from tests.support.host_state import backup_host_snapshot, differences, snapshot
@@ -119,7 +119,7 @@ class Site:
     def __init__(self, host, backup, folder: Path, wheel: Path, **extra) -> None:
         self.host, self.backup = host, backup
         self.data = {
-            **demo_data(), **SETTINGS, **own_ports(host), "cogmem_wheel": str(wheel),
+            **demo_data(), **SETTINGS, **throwaway_data(host), "cogmem_wheel": str(wheel),
             "cogmem_backup_host": backup.name, **extra,
         }  # fmt: skip
         self.settings = resolve(self.data)

@@ -68,3 +68,25 @@ def test_the_recorded_settings_hold_no_control_machine_paths_and_read_back(tmp_p
 def test_a_broken_deployed_file_is_named(text):
     with pytest.raises(ValueError, match=r"deployed\.json"):
         parse(text)
+
+
+def test_the_table_repeats_the_failed_checks_under_it(capsys):
+    from provisioning.checklist.__main__ import print_table
+
+    def row(nodeid: str, outcome: str, reason: str = "") -> dict:
+        return {"nodeid": nodeid, "host": "ssh://h", "params": [], "outcome": outcome,
+                "seconds": 0.1, "reason": reason}  # fmt: skip
+
+    rows = [
+        row("provisioning/checklist/test_1_infrastructure.py::test_the_host_runs_debian", "passed"),
+        row("provisioning/checklist/test_6_service.py::test_the_unit_is_active", "failed",
+            "AssertionError: [inactive] is not active"),
+        *[row(f"provisioning/checklist/test_7_schedules.py::test_job_{n}", "passed")
+          for n in range(40)],
+    ]  # fmt: skip
+    print_table(rows, "checklist")
+    printed = capsys.readouterr().out
+    tail = printed[printed.index("Job 39") :]  # below the table's last row
+    assert "Failed:" in tail
+    assert "Service: The unit is active: AssertionError: [inactive] is not active" in tail
+    assert tail.rstrip().endswith("41 passed, 1 failed, 0 notes")
