@@ -88,7 +88,7 @@ class SearchSettings(_Section):
     weights: SearchWeights = SearchWeights()
     rrf_k: int = Field(60, ge=1)
     candidates: int = Field(100, ge=10, le=1000)
-    ef_search: int = Field(150, ge=10, le=1000)  # HNSW search breadth: recall against speed
+    ef_search: int = Field(160, ge=10, le=1000)  # HNSW search breadth: recall against speed
     text_search_config: str = Field("english", pattern=r"^[a-z_]+$")
     fusion: Literal["score", "rrf"] = "score"
     min_similarity: float = Field(0.2, ge=-1, le=1)
