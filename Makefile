@@ -66,8 +66,8 @@ lint: install
 # the last step renders all of them into the README's benchmark tables.
 bench: install
 	$(BIN)/python bench/cold_start.py
-	$(BIN)/python bench/hybrid_search.py --dims 384 --queries 100  # 1k-100k, HNSW, exact, NumPy
-	$(BIN)/python bench/hybrid_search.py --dims 1536 --queries 100 --name hybrid_search_1536
+	$(BIN)/python bench/hybrid_search.py --dims 384  # 1k-100k, HNSW, exact, NumPy, 200 queries
+	$(BIN)/python bench/hybrid_search.py --dims 1536 --name hybrid_search_1536
 	$(BIN)/python bench/locomo.py         # LoCoMo recall, local MiniLM, about 10 minutes
 	$(BIN)/python bench/locomo.py --insights observations --output locomo_observations  # the client's own distilled insights
 	$(BIN)/python bench/embedding.py      # the local MiniLM alone: torch against ONNX Runtime
