@@ -54,6 +54,7 @@ def test_a_quote_in_a_database_name_is_refused(key):
         ("cogmem_embedding_provider", "hashing", "allow_hashing_in_production"),
         ("cogmem_embedding_provider", "local", "not installed by the deploy.*Ollama"),
         ("cogmem_watchdog_sec", 1, "at least 4"),
+        ("cogmem_min_free_disk_gb", 0, "at least 1"),
         ("postgresql_package_source", "ppa", "debian, pgdg"),
         ("cogmem_wheel", "/nonexistent.whl", "not a file"),
         ("postgresql_shared_buffers", "1GB'\nlisten_addresses = '*", "a size such as"),
@@ -103,3 +104,15 @@ def test_required_keys_follow_the_configured_providers():
     assert s.required_keys(s.resolve(demo)) == []
     evaluated = {**demo, "cogmem_evaluation_enabled": True}
     assert s.required_keys(s.resolve(evaluated)) == ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"]
+
+
+def test_a_throwaway_host_keeps_its_ports_and_holds_a_lower_disk_floor(tmp_path):
+    from provisioning.inventories import throwaway_data
+    from provisioning.testhost import TestHost
+
+    host = TestHost(name="cogmem-unit", folder=tmp_path, ssh_port=2222)  # its record, not booted
+    first, again = throwaway_data(host), throwaway_data(host)
+    assert first == again  # the ports are kept for the host's lifetime
+    resolved = s.resolve(first)
+    assert resolved["cogmem_min_free_disk_gb"] < s.resolve({})["cogmem_min_free_disk_gb"] == 10
+    assert resolved["postgresql_port"] not in (2222, resolved["cogmem_http_port"])
