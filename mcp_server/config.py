@@ -50,9 +50,21 @@ class DatabaseSettings(_Section):
     pool_max_size: int = Field(5, ge=1)
     connect_timeout_s: float = Field(5, gt=0)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_minimum_fits(cls, data: Any) -> Any:
+        """A pool_max_size below the default minimum lowers the minimum with it (a config of
+        `pool_max_size: 1` from before the default was 2 keeps working)."""
+        if isinstance(data, dict) and "pool_min_size" not in data:
+            largest = data.get("pool_max_size")
+            minimum = cls.model_fields["pool_min_size"].default
+            if isinstance(largest, int) and 1 <= largest < minimum:
+                data = {**data, "pool_min_size": largest}
+        return data
+
     @model_validator(mode="after")
     def _pool_fits(self) -> DatabaseSettings:
-        if "pool_min_size" in self.model_fields_set and self.pool_min_size > self.pool_max_size:
+        if self.pool_min_size > self.pool_max_size:
             raise ValueError(
                 f"database.pool_min_size ({self.pool_min_size}) is above database.pool_max_size "
                 f"({self.pool_max_size}): lower the first or raise the second"

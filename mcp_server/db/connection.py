@@ -162,8 +162,7 @@ def make_pool(settings: Settings, url: str) -> AsyncConnectionPool:
 
     return AsyncConnectionPool(
         url,
-        # A pool_max_size set below the default minimum lowers the minimum with it.
-        min_size=min(settings.database.pool_min_size, settings.database.pool_max_size),
+        min_size=settings.database.pool_min_size,
         max_size=settings.database.pool_max_size,
         kwargs={"autocommit": True, **_connect_kwargs(settings)},
         configure=configure,

@@ -19,7 +19,11 @@ async def backend_pid(pool) -> int:
 async def test_a_connection_the_server_ended_is_replaced_before_it_is_lent(migrated_database):
     settings, url = migrated_database
     settings = settings.model_copy(
-        update={"database": settings.database.model_copy(update={"pool_max_size": 1})}
+        update={
+            "database": settings.database.model_copy(
+                update={"pool_min_size": 1, "pool_max_size": 1}
+            )
+        }
     )
     pool = await open_pool(settings, url)
     try:

@@ -131,6 +131,14 @@ def test_bad_config_file_gives_one_clear_line(config_dir, text, message):
     assert "\n" not in str(error.value)
 
 
+@pytest.mark.parametrize(("pool", "sizes"), [("pool_max_size: 1", (1, 1)), ("", (2, 5))])
+def test_a_small_pool_lowers_the_default_minimum_with_it(config_dir, pool, sizes):
+    text = f"development:\n  database: {{name: memories, {pool}}}\n"
+    (config_dir / "config.yaml").write_text(text)
+    database = load_settings("development", config_dir, secrets=False).database
+    assert (database.pool_min_size, database.pool_max_size) == sizes
+
+
 def test_unreadable_config_file(config_dir):
     (config_dir / "config.yaml").write_bytes(b"\xff\xfe\x00binary")
     with pytest.raises(ConfigurationError, match="Cannot read config file"):
