@@ -145,10 +145,11 @@ COMMON_ROWS = 1000
 # And at any size a word in more than half of the insights is common: Robertson and Sparck
 # Jones's weight turns negative there (evidence against relevance; BM25's +1 only keeps it
 # above zero), and in a small store such a word (a speaker's name in every turn) made every
-# row a match. LoCoMo (bench/locomo.py, 419-689 insights a conversation): a search 7.2 -> 3.7
-# ms p50; recall@5 / @10 held out 0.790 / 0.870 -> 0.790 / 0.867, tuned 0.804 / 0.883 -> 0.799
-# / 0.880 (at 0.8: 5.3 ms, held out unchanged, tuned the same as at 0.5). It reads pg_stats
-# below COMMON_ROWS insights too (~0.2 ms, where the keyword branch is cheap anyway).
+# row a match. LoCoMo (bench/locomo.py, 419-689 insights a conversation): a search 7.2 ->
+# 3.4-3.5 ms p50 (three runs); recall@5 / @10 held out 0.790 / 0.870 -> 0.790 / 0.867, tuned
+# 0.804 / 0.883 -> 0.799 / 0.880 (at 0.8: 5.3 ms, held out unchanged, tuned the same as at
+# 0.5). It reads pg_stats below COMMON_ROWS insights too (~0.2 ms, where the keyword branch
+# is cheap anyway).
 COMMON_MAJORITY = 0.5
 # A query of common words only ("the user") matches the rows holding all of them, but only
 # when the statistics expect at most MATCH_LIMIT such rows (the product of the words' shares

@@ -6,8 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psutil
-
+from mcp_server.db import embedded
 from tests.conftest import REPO
 
 RUN = """
@@ -28,6 +27,4 @@ def test_the_private_cluster_is_gone_after_the_run(tmp_path):
     folder, postmaster = done.stdout.split()
     assert Path(folder).name.startswith("cogmem-scratch-test-")
     assert not Path(folder).exists(), "the cluster's folder was left behind"
-    assert not psutil.pid_exists(int(postmaster)) or psutil.Process(int(postmaster)).status() == (
-        psutil.STATUS_ZOMBIE
-    ), "the cluster still runs"
+    assert not embedded.alive(int(postmaster)), "the cluster still runs"
