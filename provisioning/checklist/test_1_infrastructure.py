@@ -40,6 +40,23 @@ def test_postgresql_listens_on_the_configured_address_only(host, expected):
     assert not on_port & {"0.0.0.0", "::"}, f"port {port} listens on every address"
 
 
+def test_postgresql_runs_on_the_huge_pages_it_reserved(host, expected):
+    from provisioning import huge_pages
+    from provisioning.checklist.support import psql_value
+
+    if not expected["postgresql_huge_pages"]:
+        pytest.skip("postgresql_huge_pages is false: shared memory on normal pages")
+    kernel = huge_pages.read_fact(host.check_output(huge_pages.FACT))
+    if kernel is None or not kernel[1]:
+        pytest.skip("this host cannot reserve huge pages (a container shares its host's kernel)")
+    wanted = huge_pages.count(expected["postgresql_shared_buffers"], kernel[0])
+    reserved = int(host.file("/proc/sys/vm/nr_hugepages").content_string)
+    status = psql_value(host, expected, "postgres", "SHOW huge_pages_status")
+    print(f"vm.nr_hugepages {reserved} (wanted {wanted}), huge_pages_status {status}")
+    assert reserved >= wanted, f"the kernel holds {reserved} of {wanted} huge pages: free memory"
+    assert status == "on", "PostgreSQL started on normal pages: restart it (systemctl restart)"
+
+
 @pytest.mark.parametrize("folder", ["/var/lib/postgresql", "/var/backups"])
 def test_free_disk_space_is_above_the_floor(host, expected, folder):
     floor = expected["cogmem_min_free_disk_gb"]

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.facts.server import LinuxDistribution
-from pyinfra.operations import apt, files, systemd
+from pyinfra.facts.server import Command, LinuxDistribution
+from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations.util import any_changed
 
+from provisioning import huge_pages
 from provisioning.components import DEFAULTS, jinja, settings, template
 
 PGDG_KEY_URL = "https://www.postgresql.org/media/keys/ACCC4CF8.asc"
 PGDG_KEY = "/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc"
+SYSCTL_FILE = "/etc/sysctl.d/60-cognitive-memory.conf"
 
 
 @deploy("PostgreSQL", data_defaults=DEFAULTS)
@@ -18,6 +21,7 @@ def postgres() -> None:
     s = settings()
     version = s["postgresql_version"]
     etc = f"/etc/postgresql/{version}/main"
+    kernel = huge_pages.read_fact(host.get_fact(Command, command=huge_pages.FACT))
 
     # Install: the package creates and starts the cluster at once, on the first port no other
     # cluster of this host uses (5432). Given its own port first, it never binds one that
@@ -66,6 +70,8 @@ def postgres() -> None:
         **s,
     )
 
+    reserved = _huge_pages(s, kernel)
+
     # Activate
     systemd.service(
         name="Ensure PostgreSQL starts at boot",
@@ -78,7 +84,7 @@ def postgres() -> None:
         service=f"postgresql@{version}-main.service",
         running=True,
         restarted=True,
-        _if=listen.did_change,
+        _if=any_changed(listen, *reserved),
     )
     systemd.service(
         name=f"Reload PostgreSQL {version} after a pg_hba.conf change",
@@ -92,6 +98,36 @@ def postgres() -> None:
         service=f"postgresql@{version}-main.service",
         running=True,
     )
+
+
+def _huge_pages(s: dict, kernel: tuple[int, bool] | None) -> list:
+    """Reserve huge pages for the shared memory (huge_pages.py); the operations that change it.
+
+    Left alone where the host cannot set vm.nr_hugepages (a container) or has no huge pages."""
+    if not s["postgresql_huge_pages"]:
+        files.file(name="Remove the huge page reservation", path=SYSCTL_FILE, present=False)
+        return []
+    if kernel is None or not kernel[1]:
+        return []
+    pages = huge_pages.count(s["postgresql_shared_buffers"], kernel[0])
+    drop_in = files.template(
+        name=f"Reserve {pages} huge pages for PostgreSQL's shared memory (sysctl.d)",
+        src=template("sysctl-huge-pages.conf.j2"),
+        dest=SYSCTL_FILE,
+        user="root",
+        group="root",
+        mode="644",
+        jinja_env_kwargs=jinja(),
+        huge_page_count=pages,
+        **s,
+    )
+    # Before PostgreSQL restarts, which maps them only if they are there at its start.
+    server.shell(
+        name="Apply the huge page reservation",
+        commands=[f"sysctl --quiet --load={SYSCTL_FILE}"],
+        _if=drop_in.did_change,
+    )
+    return [drop_in]
 
 
 def _pgdg_repository() -> None:

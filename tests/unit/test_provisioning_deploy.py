@@ -20,8 +20,8 @@ SECRET_VARIABLES = {
     "cogmem_mcp_http_token",
     "cogmem_secrets",
 }
-# Computed from the settings by the deploy (provisioning/deployed.py), not a setting of its own.
-DERIVED_VARIABLES = {"cogmem_deployed"}
+# Computed by the deploy (provisioning/deployed.py, provisioning/huge_pages.py), not settings.
+DERIVED_VARIABLES = {"cogmem_deployed", "huge_page_count"}
 OPERATION_MODULES = {"apt", "files", "pip", "postgres", "server", "systemd"}
 OWN_OPERATIONS = {
     "env_file",

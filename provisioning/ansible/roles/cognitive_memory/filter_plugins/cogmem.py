@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[5]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from provisioning import backup_target, credentials  # noqa: E402
+from provisioning import backup_target, credentials, huge_pages  # noqa: E402
 from provisioning import settings as config  # noqa: E402
 from provisioning.envfile import parse_env  # noqa: E402
 from provisioning.summary import next_steps  # noqa: E402
@@ -82,6 +82,14 @@ def known_hosts(host_keys: str, target: dict) -> str:
     return "\n".join(backup_target.known_hosts_lines(where, host_keys.splitlines())) + "\n"
 
 
+def huge_page_count(fact_output: str, shared_buffers: str) -> int:
+    """The huge pages to reserve (huge_pages.count); 0 where the host cannot set them."""
+    kernel = huge_pages.read_fact(fact_output)
+    if kernel is None or not kernel[1]:
+        return 0
+    return huge_pages.count(shared_buffers, kernel[0])
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -91,4 +99,5 @@ class FilterModule:
             "cogmem_closing_lines": closing_lines,
             "cogmem_authorized_line": authorized_line,
             "cogmem_known_hosts": known_hosts,
+            "cogmem_huge_page_count": huge_page_count,
         }

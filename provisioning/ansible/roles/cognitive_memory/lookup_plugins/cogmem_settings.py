@@ -6,6 +6,7 @@
     lookup('cogmem_settings', 'wheel')    {path, name, version, migrations} of the wheel
     lookup('cogmem_settings', 'target')   where the off-host backups go (cogmem_backup_host),
                                           read from the backup host's inventory variables
+    lookup('cogmem_settings', 'huge_pages_fact')  the command reading the host's huge pages
 
 It runs on the control machine, from this repository's checkout (the role's defaults and
 templates are that checkout's files too), so one set of rules serves both tools.
@@ -26,7 +27,7 @@ description:
   - Resolves provisioning/defaults.yml under the host's variables and checks every rule.
 options:
   _terms:
-    description: settings (default), recorded, secrets, wheel or target
+    description: settings (default), recorded, secrets, wheel, target or huge_pages_fact
     required: false
 """
 
@@ -34,7 +35,7 @@ REPO = Path(__file__).resolve().parents[5]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from provisioning import backup_target  # noqa: E402
+from provisioning import backup_target, huge_pages  # noqa: E402
 from provisioning import settings as config  # noqa: E402
 from provisioning.deployed import to_json  # noqa: E402
 from provisioning.wheel import build_wheel, wheel_contents  # noqa: E402
@@ -73,6 +74,8 @@ class LookupModule(LookupBase):
                 return [{"path": path, "name": name, "version": version, "migrations": migrations}]
             if what == "target":
                 return [self._target(settings, variables)]
+            if what == "huge_pages_fact":
+                return [huge_pages.FACT]
         except config.SettingsError as error:
             raise AnsibleLookupError(str(error)) from None
         raise AnsibleLookupError(f"cogmem_settings: unknown term {what!r}")
