@@ -49,6 +49,10 @@ def versions(*packages: str, postgres_url: str | None = None) -> dict[str, str]:
             ).fetchone()
             if row:
                 found["pgvector"] = row[0]
+            # Shared memory on 2 MB pages makes vector searches ~0.9x (provisioning/huge_pages.py)
+            pages = conn.execute("SELECT current_setting('huge_pages_status', true)").fetchone()
+            if pages[0]:
+                found["huge pages"] = pages[0]
     return found
 
 
