@@ -43,6 +43,14 @@ def count(shared_buffers: str, page_kb: int) -> int:
     return math.ceil(needed / page_kb)
 
 
+def reservation(fact_output: str, shared_buffers: str) -> int:
+    """The huge pages a deploy reserves on a host with this FACT output; 0: leave it alone."""
+    kernel = read_fact(fact_output)
+    if kernel is None or not kernel[1]:
+        return 0
+    return count(shared_buffers, kernel[0])
+
+
 def read_fact(output: str) -> tuple[int, bool] | None:
     """(page size in kB, writable) from FACT's output; None where the kernel has no huge pages."""
     lines = output.split()

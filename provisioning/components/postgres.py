@@ -21,7 +21,7 @@ def postgres() -> None:
     s = settings()
     version = s["postgresql_version"]
     etc = f"/etc/postgresql/{version}/main"
-    kernel = huge_pages.read_fact(host.get_fact(Command, command=huge_pages.FACT))
+    kernel = host.get_fact(Command, command=huge_pages.FACT)
 
     # Install: the package creates and starts the cluster at once, on the first port no other
     # cluster of this host uses (5432). Given its own port first, it never binds one that
@@ -70,7 +70,7 @@ def postgres() -> None:
         **s,
     )
 
-    reserved = _huge_pages(s, kernel)
+    reserved = _huge_pages(s, huge_pages.reservation(kernel, s["postgresql_shared_buffers"]))
 
     # Activate
     systemd.service(
@@ -100,16 +100,14 @@ def postgres() -> None:
     )
 
 
-def _huge_pages(s: dict, kernel: tuple[int, bool] | None) -> list:
-    """Reserve huge pages for the shared memory (huge_pages.py); the operations that change it.
-
-    Left alone where the host cannot set vm.nr_hugepages (a container) or has no huge pages."""
+def _huge_pages(s: dict, pages: int) -> list:
+    """Reserve `pages` huge pages for the shared memory (huge_pages.py); the operations that
+    change it. None (0) where the host cannot set vm.nr_hugepages (a container)."""
     if not s["postgresql_huge_pages"]:
         files.file(name="Remove the huge page reservation", path=SYSCTL_FILE, present=False)
         return []
-    if kernel is None or not kernel[1]:
+    if not pages:
         return []
-    pages = huge_pages.count(s["postgresql_shared_buffers"], kernel[0])
     drop_in = files.template(
         name=f"Reserve {pages} huge pages for PostgreSQL's shared memory (sysctl.d)",
         src=template("sysctl-huge-pages.conf.j2"),

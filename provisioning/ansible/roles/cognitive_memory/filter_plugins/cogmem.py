@@ -82,14 +82,6 @@ def known_hosts(host_keys: str, target: dict) -> str:
     return "\n".join(backup_target.known_hosts_lines(where, host_keys.splitlines())) + "\n"
 
 
-def huge_page_count(fact_output: str, shared_buffers: str) -> int:
-    """The huge pages to reserve (huge_pages.count); 0 where the host cannot set them."""
-    kernel = huge_pages.read_fact(fact_output)
-    if kernel is None or not kernel[1]:
-        return 0
-    return huge_pages.count(shared_buffers, kernel[0])
-
-
 class FilterModule:
     def filters(self):
         return {
@@ -99,5 +91,5 @@ class FilterModule:
             "cogmem_closing_lines": closing_lines,
             "cogmem_authorized_line": authorized_line,
             "cogmem_known_hosts": known_hosts,
-            "cogmem_huge_page_count": huge_page_count,
+            "cogmem_huge_page_count": huge_pages.reservation,
         }
