@@ -388,8 +388,8 @@ def report(
     results_file.write(
         args.name,
         title=f"hybrid_search latency through the MCP client (in memory) at "
-        f"{' and '.join(map(str, args.dims))} dims, top {TOP_K}, {args.queries} queries, "
-        "hashing embedder; HNSW against "
+        f"{' and '.join(map(str, args.dims))} dims, top {TOP_K}, {args.queries} queries "
+        f"after {WARM_UP} others, hashing embedder; HNSW against "
         + ("NumPy (a kept database: no exact scan)" if args.keep else "an exact scan and NumPy"),
         columns=COLUMNS,
         rows=table_rows(results),
