@@ -197,7 +197,7 @@ async def measure(
 # freshly built index does not (the build writes its pages past the cache), so each first
 # visit to a part of the graph reads it in. The measured queries come after this many other
 # ones: at 100k x 1536, ten warm-up calls left p50 11.3-11.7 ms and p99 24-29 ms, 500 gave
-# 10.1-10.3 / 19-21 and 2,000 the same (alternating runs on one database, issue 10).
+# 10.1-10.3 / 19-21 and 2,000 10.1-10.8 / 18-21 (alternating runs on one database, issue 10).
 WARM_UP = 500
 
 
@@ -267,7 +267,8 @@ def run_size(size: int, dimension: int, queries: list[str], admin_url: str, keep
                     console.print(f"  migrated: {', '.join(m.file_name for m in done)}")
         server = build_server(Runtime(settings, url))
         console.print("  HNSW…")
-        hnsw, hnsw_answers = asyncio.run(measure(server, queries, warm_up_queries()))
+        warm_up = warm_up_queries()
+        hnsw, hnsw_answers = asyncio.run(measure(server, queries, warm_up))
         vectors = embedder.embed_sync(queries)
         search = settings.search  # what the tool sets:
         ef_search = max(search.candidates, TOP_K * 4, search.ef_search)
@@ -283,7 +284,7 @@ def run_size(size: int, dimension: int, queries: list[str], admin_url: str, keep
             conn.execute("SELECT pg_advisory_lock(%s)", [migrator.LOCK_KEY])
             console.print("  exact scan…")
             # Reads every row anyway: ten calls warm the pool and the prepared statements.
-            exact, exact_answers = asyncio.run(measure(server, queries, warm_up_queries()[:10]))
+            exact, exact_answers = asyncio.run(measure(server, queries, warm_up[:10]))
     finally:
         if not keep:
             with psycopg.connect(admin_url, autocommit=True) as admin:

@@ -1,7 +1,8 @@
 """vm.nr_hugepages for PostgreSQL's shared memory: how many, and whether the host can set it.
 
-On 4 kB pages every step of an HNSW search to another graph element is a TLB miss. With the
-2 GB of shared_buffers in 2 MB pages, the vector branch at 100k insights x 1536 dimensions
+Each step of an HNSW search reads another page of the buffer cache, which on 4 kB pages is
+likely a TLB miss too (not measurable here: no perf counters). With the 2 GB of
+shared_buffers in 2 MB pages, the vector branch at 100k insights x 1536 dimensions
 took 0.85x the time and a search through MCP 0.92x (alternating runs on one database,
 bench/hybrid_search.py's data, issue 10). PostgreSQL maps them (huge_pages = try, its
 default) only when the kernel holds enough free huge pages at its start; else it falls back

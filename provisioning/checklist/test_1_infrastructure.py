@@ -46,10 +46,10 @@ def test_postgresql_runs_on_the_huge_pages_it_reserved(host, expected):
 
     if not expected["postgresql_huge_pages"]:
         pytest.skip("postgresql_huge_pages is false: shared memory on normal pages")
-    kernel = huge_pages.read_fact(host.check_output(huge_pages.FACT))
-    if kernel is None or not kernel[1]:
+    fact = host.check_output(huge_pages.FACT)
+    wanted = huge_pages.reservation(fact, expected["postgresql_shared_buffers"])
+    if not wanted:
         pytest.skip("this host cannot reserve huge pages (a container shares its host's kernel)")
-    wanted = huge_pages.count(expected["postgresql_shared_buffers"], kernel[0])
     reserved = int(host.file("/proc/sys/vm/nr_hugepages").content_string)
     status = psql_value(host, expected, "postgres", "SHOW huge_pages_status")
     print(f"vm.nr_hugepages {reserved} (wanted {wanted}), huge_pages_status {status}")

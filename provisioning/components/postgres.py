@@ -101,8 +101,8 @@ def postgres() -> None:
 
 
 def _huge_pages(s: dict, pages: int) -> list:
-    """Reserve `pages` huge pages for the shared memory (huge_pages.py); the operations that
-    change it. None (0) where the host cannot set vm.nr_hugepages (a container)."""
+    """Reserve `pages` huge pages for the shared memory (huge_pages.py); returns the operation
+    whose change needs a restart. `pages` is 0 where the host cannot set them (a container)."""
     if not s["postgresql_huge_pages"]:
         files.file(name="Remove the huge page reservation", path=SYSCTL_FILE, present=False)
         return []
